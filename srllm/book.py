@@ -1,0 +1,109 @@
+"""Build the Jupyter Book from one run: stage its executed notebooks and generated pages, then build.
+
+Nothing is executed during the build; every number in the run pages comes from the run's
+notebooks and ``manifest.json``. Warnings are errors (``-W -n``), so a broken reference fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from .io import read_json, write_text
+from .paths import project_root
+from .runner import NOTEBOOKS
+
+STAGE = Path("book") / "run"
+
+
+def _stage_notebook(source: Path, target: Path) -> None:
+    notebook = nbformat.read(source, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags:
+            # Folded, not removed: the reader can see which parameters produced the page.
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+    nbformat.write(notebook, target)
+
+
+def _markdown_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "(none)\n"
+    headers = list(rows[0])
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(row[h]) for h in headers) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def reproducibility_page(run_dir: Path) -> str:
+    manifest = read_json(run_dir / "manifest.json")
+    steps = [
+        {"step": step, "wall time (s)": info["wall_seconds"], "peak memory (MB)": info["peak_rss_mb"],
+         "finished (UTC)": info["finished_at"]}  # fmt: skip
+        for step, info in manifest["steps"].items()
+    ]
+    packages = [{"package": k, "version": v} for k, v in manifest["packages"].items()]
+    data = [{"file": f"`{k}`", "sha256": f"`{v}`"} for k, v in manifest["data_files_sha256"].items()]
+    git = manifest["git"]
+    commit = f"`{git['commit']}`" + (" (with uncommitted changes)" if git["dirty"] else "") if git["commit"] else "unknown"
+    determinism = [{"setting": k, "value": f"`{v}`"} for k, v in manifest["determinism"].items()]
+    return f"""# Reproducibility
+
+This page is generated from `runs/{manifest['run_name']}/manifest.json`.
+
+Run `{manifest['run_name']}` from parameter file `{Path(manifest['params_file']).name}`
+(parameter hash `{manifest['params_hash']}`), code at commit {commit}.
+
+## Re-running it
+
+```bash
+make study                                   # the CPU default: params/cpu.yaml, then this book
+.venv/bin/srllm run params/{Path(manifest['params_file']).name}    # this run's steps (up-to-date steps are skipped)
+.venv/bin/srllm book runs/{manifest['run_name']}                   # this book
+```
+
+Each step is a notebook executed by papermill; to try other parameters, copy a file in `params/`,
+change it (the schema rejects unknown keys), and run it under a new `run_name`. A single notebook
+can also be run by hand:
+`papermill notebooks/01_dataset.ipynb out.ipynb -p params_path params/cpu.yaml -p run_dir runs/cpu`.
+
+## Stage timings
+
+{_markdown_table(steps)}
+## Settings that can change a number
+
+{_markdown_table(determinism)}
+## Package versions
+
+{_markdown_table(packages)}
+## Data files read (SHA-256)
+
+{_markdown_table(data)}"""
+
+
+def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
+    root = project_root()
+    if not (run_dir / "manifest.json").is_file():
+        raise FileNotFoundError(f"{run_dir} has no manifest.json: run `srllm run` first")
+    stage = root / STAGE
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    for step, name in NOTEBOOKS.items():
+        source = run_dir / "notebooks" / name
+        if not source.is_file():
+            raise FileNotFoundError(f"{source} is missing: the run has not completed step '{step}'")
+        _stage_notebook(source, stage / name)
+    write_text(stage / "reproducibility.md", reproducibility_page(run_dir))
+    out_dir = (out_dir or root).resolve()
+    command = [
+        str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--path-output", str(out_dir),
+        "--warningiserror", "--nitpick", "--keep-going",
+    ]  # fmt: skip
+    log(f"[srllm] building the book from {run_dir}")
+    subprocess.run(command, check=True, cwd=root)
+    return out_dir / "_build" / "html"

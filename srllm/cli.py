@@ -1,0 +1,47 @@
+"""Command line: ``srllm run params/cpu.yaml`` and ``srllm book runs/cpu``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import STEPS, ConfigError
+from .datadir import DataError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="srllm", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="run the study's notebooks in order with papermill")
+    run_cmd.add_argument("params", help="a parameter file, e.g. params/cpu.yaml")
+    run_cmd.add_argument("--force", action="store_true", help="re-run steps even if they are up to date")
+    run_cmd.add_argument("--only", choices=STEPS, help="run this one step")
+    check_cmd = commands.add_parser("check", help="validate a parameter file and exit")
+    check_cmd.add_argument("params")
+    book_cmd = commands.add_parser("book", help="build the Jupyter Book from a run folder")
+    book_cmd.add_argument("run_dir", help="a run folder, e.g. runs/cpu")
+    book_cmd.add_argument("--out", help="where to put the book (default: _build/)")
+    args = parser.parse_args(argv)
+
+    from . import runner
+
+    try:
+        if args.command == "check":
+            from .config import load_config
+
+            load_config(args.params)
+            print(f"{args.params}: valid")
+        elif args.command == "run":
+            run_dir = runner.run(args.params, force=args.force, only=args.only)
+            print(f"[srllm] run complete: {run_dir}")
+        else:
+            html = runner.build_book(args.run_dir, args.out)
+            print(f"[srllm] book built: {html / 'index.html'}")
+    except (ConfigError, DataError, runner.StepFailed) as exc:
+        print(f"srllm: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

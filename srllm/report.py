@@ -1,0 +1,142 @@
+"""Tables and figures made from a run's artifacts (used by the notebooks and the book)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from .io import read_json
+from .training import loss_curves
+
+# Official StereoSet dev results (Nadeem et al. 2020), as reference rows beside ours.
+STEREOSET_REFERENCE = {
+    "GPT-2 small (official)": {"LMS": 83.65, "SS": 57.03, "ICAT": 71.89},
+    "GPT-2 medium (official)": {"LMS": 87.11, "SS": 58.96, "ICAT": 71.50},
+    "GPT-2 large (official)": {"LMS": 88.92, "SS": 61.86, "ICAT": 67.83},
+}
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def counts_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Records per source and split."""
+    table = pd.DataFrame(metrics["by_source_and_split"]).fillna(0).astype(int)
+    table = table[[c for c in ("train", "validation", "test") if c in table.columns]]
+    table.loc["total"] = table.sum()
+    table["all"] = table.sum(axis=1)
+    table.index.name = "source"
+    return table
+
+
+def examples_table(rows: list[dict[str, Any]], per_source: int = 2) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    picked = frame.groupby("source", group_keys=False).head(per_source)
+    return picked[["source", "dimension", "input", "output"]].rename(
+        columns={"input": "unsafe input", "output": "safe rewrite"}
+    ).reset_index(drop=True)
+
+
+def judge_table(validation: dict[str, Any]) -> pd.DataFrame:
+    rows = {
+        "our judge (MiniLM + logistic regression)": validation["auroc_toxigen_human"],
+        "ToxiGen-HateBERT (scores shipped with the data)": validation["auroc_hatebert_reference"],
+    }
+    if validation.get("auroc_profanity_check") is not None:
+        rows["alt-profanity-check"] = validation["auroc_profanity_check"]
+    table = pd.DataFrame({"AUROC vs human labels (940 ToxiGen statements)": rows})
+    table.index.name = "toxicity scorer"
+    return table.round(3)
+
+
+def roc_figure(validation: dict[str, Any]) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for key, label in (("roc_judge", "our judge"), ("roc_hatebert", "ToxiGen-HateBERT")):
+        curve = validation.get(key)
+        if curve:
+            ax.plot(curve["fpr"], curve["tpr"], label=label)
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Toxicity judges on 940 human labels")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def training_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    keys = ("steps", "train_loss", "val_loss", "seconds_per_step", "tokens_per_s", "trainable_params",
+            "total_params", "saved_size_mb", "optimizer")  # fmt: skip
+    methods = {k: v for k, v in metrics.items() if isinstance(v, dict) and "method" in v}
+    table = pd.DataFrame({m: {k: v.get(k) for k in keys} for m, v in methods.items()}).T
+    table.index.name = "method"
+    return table
+
+
+def loss_figure(run_dir: Path, methods: list[str]) -> plt.Figure:
+    """Training and validation loss of every method in one figure."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, method in enumerate(methods):
+        path = Path(run_dir) / "train" / method / "log_history.json"
+        if not path.is_file():
+            continue
+        curves = loss_curves(read_json(path))
+        color = f"C{i}"
+        if curves["train"]:
+            ax.plot(*zip(*curves["train"]), color=color, label=f"{method} train")
+        if curves["validation"]:
+            ax.plot(*zip(*curves["validation"]), color=color, linestyle="--", marker="o", label=f"{method} validation")
+    ax.set(xlabel="optimizer step", ylabel="loss (completion tokens)", title="Training and validation loss")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def inhouse_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    table = pd.DataFrame(metrics["inhouse"]).T
+    table.index.name = "system"
+    return table
+
+
+def stereoset_table(metrics: dict[str, Any], with_reference: bool = True) -> pd.DataFrame:
+    rows = {model: {k: m["overall"][k] for k in ("LMS", "SS", "ICAT", "count")} for model, m in metrics["stereoset"].items()}
+    if with_reference:
+        rows.update({name: {**ref, "count": 4229} for name, ref in STEREOSET_REFERENCE.items()})
+    table = pd.DataFrame(rows).T
+    table.index.name = "model"
+    return table
+
+
+def stereoset_domain_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for model, m in metrics["stereoset"].items():
+        for domain, scores in m["by_domain"].items():
+            rows.append({"model": model, "domain": domain, **{k: scores[k] for k in ("LMS", "SS", "ICAT", "count")}})
+    return pd.DataFrame(rows).set_index(["model", "domain"])
+
+
+def rewrites_table(per_example: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """A few inputs with each system's rewrite side by side."""
+    inhouse = per_example[per_example.task == "inhouse"]
+    wide = inhouse.pivot(index="item_id", columns="system", values="output")
+    ordered = ["input"] + [c for c in wide.columns if c != "input"]
+    return wide[ordered].head(n).reset_index(drop=True)
+
+
+def significance_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for task, results in metrics.items():
+        reference = results.get("reference_system")
+        for metric, by_system in results.items():
+            if metric in ("family", "reference_system"):
+                continue
+            for other, r in by_system.items():
+                rows.append(
+                    {"task": task, "metric": metric, "reference": reference, "other": other,
+                     "mean (reference)": r["mean_reference"], "mean (other)": r["mean_other"],
+                     "difference": r["mean_difference"], "95% CI": f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
+                     "test": r["test"], "p": r["p_value"], "p (Holm)": r["p_holm"],
+                     "effect size": r["effect_size"], "effect kind": r["effect_size_kind"]}  # fmt: skip
+                )
+    return pd.DataFrame(rows)

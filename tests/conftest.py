@@ -1,0 +1,29 @@
+"""Shared fixtures. Tests read the data mirror ($SRLLM_DATA_DIR, default ../shared/data) and never download."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    root = Path(os.environ.get("SRLLM_DATA_DIR") or ROOT.parent / "shared" / "data")
+    if not root.is_dir():
+        pytest.fail(f"data mirror not found at {root}: set SRLLM_DATA_DIR")
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_dir(data_root: Path):
+    from srllm.datadir import DataDir
+
+    return DataDir(data_root)
