@@ -28,6 +28,9 @@ def _stage_notebook(source: Path, target: Path) -> None:
         if "injected-parameters" in tags:
             # Folded, not removed: the reader can see which parameters produced the page.
             cell.metadata["tags"] = [*tags, "hide-cell"]
+        elif cell.cell_type == "code" and "remove-cell" not in tags:
+            # The book shows results; the one-line calls into srllm stay one click away.
+            cell.metadata["tags"] = [*tags, "hide-input"]
     nbformat.write(notebook, target)
 
 

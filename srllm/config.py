@@ -98,6 +98,8 @@ class TrainingConfig(_Section):
     val_samples: int | None = Field(None, gt=0, description="Validation loss on this many records (None: all).")
     logging_steps: int = Field(5, gt=0)
     save_steps: int = Field(50, gt=0, description="Checkpoint every N steps (for resuming).")
+    num_processes: int = Field(1, gt=0, description="Data-parallel processes (accelerate launch) per method.")
+    best_checkpoint: bool = Field(False, description="Keep the checkpoint with the lowest validation loss, else the last.")
 
 
 class GenerationConfig(_Section):

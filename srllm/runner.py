@@ -16,16 +16,13 @@ import platform
 import shutil
 import subprocess
 import sys
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from .config import STEPS, StudyConfig, dump_config, load_config
 from .io import read_json, write_json, write_text
+from .monitor import PeakMemory
 from .paths import project_root, runs_dir
 
 NOTEBOOKS = {
@@ -58,11 +55,15 @@ def notebooks_dir() -> Path:
     return project_root() / "notebooks"
 
 
+# Modules that only present or orchestrate: changing them cannot change a number.
+PRESENTATION_ONLY = {"report.py", "book.py", "cli.py", "runner.py", "monitor.py", "__main__.py"}
+
+
 def code_hash(step: str) -> str:
     """Hash of the step's notebook and the package source: changed code means a stale result."""
     digest = hashlib.sha256((notebooks_dir() / NOTEBOOKS[step]).read_bytes())
     for path in sorted((project_root() / "srllm").rglob("*")):
-        if path.suffix in (".py", ".tsv") and path.is_file():
+        if path.suffix in (".py", ".tsv") and path.is_file() and path.name not in PRESENTATION_ONLY:
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -75,36 +76,6 @@ def fingerprints(config: StudyConfig) -> dict[str, str]:
     return result
 
 
-@dataclass
-class PeakMemory:
-    """Samples the resident memory of this process's children (the notebook kernel) in a thread."""
-
-    interval: float = 0.2
-    peak_bytes: int = 0
-
-    def __enter__(self) -> "PeakMemory":
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak_bytes = max(self.peak_bytes, total)
-            self._stop.wait(self.interval)
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def execute_step(step: str, params_path: Path, run_dir: Path) -> Path:
     """Run one notebook with papermill; return the executed notebook's path."""
     import papermill
@@ -112,7 +83,7 @@ def execute_step(step: str, params_path: Path, run_dir: Path) -> Path:
     out_dir = run_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / NOTEBOOKS[step]
-    partial = out_dir / f".{NOTEBOOKS[step]}.partial"
+    partial = out_dir / NOTEBOOKS[step].replace(".ipynb", ".partial.ipynb")
     failed = out_dir / NOTEBOOKS[step].replace(".ipynb", ".failed.ipynb")
     failed.unlink(missing_ok=True)
     try:

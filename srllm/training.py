@@ -111,6 +111,8 @@ def train_method(
         save_strategy="steps",
         save_steps=t.save_steps,
         save_total_limit=2,
+        load_best_model_at_end=t.best_checkpoint,
+        metric_for_best_model="eval_loss" if t.best_checkpoint else None,
         report_to=[],
         gradient_checkpointing=False,
         # float32 on the CPU (the reference path); fp16 mixed precision on CUDA as in the paper.
@@ -128,7 +130,15 @@ def train_method(
         processing_class=tokenizer,
         peft_config=peft_config(config, method),
     )
+    # trl casts QLoRA adapters to bfloat16; keep trainable weights in float32 as the authors' code did
+    # (fp16 mixed precision needs float32 master weights, and a resumed run must match bit for bit).
+    for param in trainer.model.parameters():
+        if param.requires_grad and param.dtype != torch.float32:
+            param.data = param.data.float()
+    _keep_4bit_weights_fixed(trainer.model)
     trainable, total = count_parameters(trainer.model)
+    # Memory the weights take (4-bit packed for QLoRA), before optimizer state and activations.
+    weight_mb = sum(p.nelement() * p.element_size() for p in trainer.model.parameters()) / 2**20
     resume = _last_checkpoint(checkpoints)
     if resume:
         log.info("resuming %s from %s", method, resume)
@@ -136,6 +146,8 @@ def train_method(
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - started
     val = trainer.evaluate()
+    if not trainer.is_world_process_zero():
+        return {}  # with several processes, the first one saves and reports
 
     with atomic_path(final_dir) as tmp:
         trainer.model.save_pretrained(tmp, safe_serialization=True)
@@ -143,11 +155,14 @@ def train_method(
     history = trainer.state.log_history
     write_json(out_dir / "log_history.json", history)
     steps = trainer.state.global_step
-    tokens = _count_tokens(trainer)
+    tokens = _count_tokens(trainer) * trainer.args.world_size
     metrics = {
         "method": method,
         "optimizer": str(getattr(args.optim, "value", args.optim)),
         "device": device(),
+        "processes": trainer.args.world_size,
+        "weight_memory_mb": weight_mb,
+        "optimizer_state_mb": _optimizer_state_mb(trainer),
         "steps": steps,
         "train_loss": float(result.training_loss),
         "val_loss": float(val["eval_loss"]),
@@ -157,11 +172,39 @@ def train_method(
         "tokens_per_s": tokens / seconds if seconds > 0 else math.nan,
         "trainable_params": trainable,
         "total_params": total,
-        "saved_size_mb": sum(f.stat().st_size for f in final_dir.rglob("*") if f.is_file()) / 2**20,
+        # Weights only (the adapter, or the whole model for full fine-tuning), not the tokenizer files.
+        "saved_size_mb": sum(f.stat().st_size for f in final_dir.glob("*.safetensors")) / 2**20,
     }
     write_json(out_dir / "train_metrics.json", metrics)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return metrics
+
+
+def _keep_4bit_weights_fixed(model: Any) -> None:
+    """Stop bitsandbytes from repacking the frozen 4-bit weights for CPU inference during evaluation.
+
+    On a CPU with AVX512-BF16, ``bnb.nn.Linear4bit.forward`` in eval mode (no grad) converts its weight,
+    once and in place, to a CPU inference layout whose quantization scales (``absmax``) are rounded from
+    float32 to bfloat16, and it never converts back. So the first mid-training evaluation silently
+    changes the base model, and every later training step runs on the rounded weights. A run resumed
+    from a checkpoint taken after that evaluation starts from freshly loaded float32 scales instead, and
+    its first step's gradients differ (about 3e-3 here; ~5e-4 in the final LoRA weights). Keeping the
+    standard dequantizing path for evaluation too makes the base weights constant for the whole run, so
+    a resumed run ends bit for bit where an uninterrupted one does (and eval uses the training weights).
+    """
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False):
+            module.support_avx512bf16_for_cpu = False
+
+
+def _optimizer_state_mb(trainer: Any) -> float:
+    optimizer = getattr(trainer, "optimizer", None)
+    if optimizer is None:
+        return 0.0
+    total = 0
+    for state in optimizer.state.values():
+        total += sum(v.nelement() * v.element_size() for v in state.values() if isinstance(v, torch.Tensor))
+    return total / 2**20
 
 
 def _count_tokens(trainer: Any) -> int:
@@ -189,3 +232,33 @@ def loss_curves(log_history: list[dict[str, Any]]) -> dict[str, list[tuple[int, 
 
 def load_log_history(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Training worker: ``python -m srllm.training --params P --run-dir R --method M``.
+
+    The train step runs each method in its own process (or several, under ``accelerate launch``),
+    so that each method's peak memory is its own and data-parallel training needs no other code.
+    """
+    import argparse
+
+    from .config import load_config
+    from .models import resolve_base_model
+    from .steps.common import load_split, sample
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--params", required=True)
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--method", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = load_config(args.params)
+    run_dir = Path(args.run_dir)
+    base = resolve_base_model(config.model, config.seed)
+    train_rows = sample(load_split(run_dir, "train"), config.training.train_samples, config.seed, "train")
+    val_rows = sample(load_split(run_dir, "validation"), config.training.val_samples, config.seed, "val")
+    train_method(config, args.method, base, train_rows, val_rows, run_dir / "train" / args.method)
+
+
+if __name__ == "__main__":
+    main()

@@ -40,7 +40,6 @@ def data() -> DataDir:
 @pytest.fixture(scope="module")
 def tiny() -> tuple[Any, Any]:
     path = resolve_base_model(ModelConfig(random_init=RandomInitConfig()), seed=0)
-    torch.set_num_threads(2)
     return load_causal_lm(path), load_tokenizer(path)
 
 
@@ -83,7 +82,9 @@ def test_batched_equals_one_at_a_time(tiny: tuple[Any, Any], requests: tuple[lis
     assert len(contexts) == 20
     single = continuation_logprobs(model, tokenizer, contexts, continuations, batch_size=1, progress=False)
     for batch_size in (3, 16):
-        batched = continuation_logprobs(model, tokenizer, contexts, continuations, batch_size=batch_size, progress=False)
+        batched = continuation_logprobs(
+            model, tokenizer, contexts, continuations, batch_size=batch_size, progress=False
+        )
         for (lp_one, n_one), (lp_batch, n_batch) in zip(single, batched):
             assert n_one == n_batch
             assert lp_batch == pytest.approx(lp_one, abs=1e-4)
@@ -133,7 +134,9 @@ def test_rejects_an_empty_continuation(tiny: tuple[Any, Any]) -> None:
         continuation_logprobs(model, tokenizer, ["A context."], [""], progress=False)
 
 
-def test_score_functions_use_the_conventions(tiny: tuple[Any, Any], stereoset_items: list[dict[str, str]], crows_pairs: list[dict[str, str]]) -> None:
+def test_score_functions_use_the_conventions(
+    tiny: tuple[Any, Any], stereoset_items: list[dict[str, str]], crows_pairs: list[dict[str, str]]
+) -> None:
     model, tokenizer = tiny
     intra = next(item for item in stereoset_items if item["type"] == "intrasentence")
     inter = next(item for item in stereoset_items if item["type"] == "intersentence")
@@ -189,7 +192,8 @@ def test_stereoset_metrics_average_over_target_terms() -> None:
     # gender = terms A and B: SS = (200/3 + 0)/2 = 100/3; LMS = (250/3 + 0)/2 = 125/3
     # ICAT = (125/3) * min(100/3, 200/3)/50 = (125/3) * (100/3)/50 = 250/9
     gender = metrics["by_domain"]["gender"]
-    assert (gender["SS"], gender["LMS"], gender["ICAT"], gender["count"]) == pytest.approx((100 / 3, 125 / 3, 250 / 9, 4))
+    expected = (100 / 3, 125 / 3, 250 / 9, 4)
+    assert (gender["SS"], gender["LMS"], gender["ICAT"], gender["count"]) == pytest.approx(expected)
     # race = term C only: SS 100, LMS 75, ICAT = 75 * min(100, 0)/50 = 0
     race = metrics["by_domain"]["race"]
     assert (race["SS"], race["LMS"], race["ICAT"], race["count"]) == pytest.approx((100, 75, 0, 2))
@@ -213,8 +217,9 @@ def test_crows_pairs_metrics_with_a_tie() -> None:
     # overall: 3 of 5 stereotyped -> 0.6; mean |diff| = (2 + 0 + 0.5 + 1 + 3)/5 = 1.3
     assert metrics["overall"] == pytest.approx({"pct_stereotype": 0.6, "likelihood_diff": 1.3, "count": 5})
     # race-color: 2 of 3 -> 2/3; (2 + 0 + 0.5)/3 = 5/6.  gender: 1 of 2 -> 0.5; (1 + 3)/2 = 2
-    assert metrics["by_bias_type"]["race-color"] == pytest.approx({"pct_stereotype": 2 / 3, "likelihood_diff": 5 / 6, "count": 3})
-    assert metrics["by_bias_type"]["gender"] == pytest.approx({"pct_stereotype": 0.5, "likelihood_diff": 2.0, "count": 2})
+    by_type = metrics["by_bias_type"]
+    assert by_type["race-color"] == pytest.approx({"pct_stereotype": 2 / 3, "likelihood_diff": 5 / 6, "count": 3})
+    assert by_type["gender"] == pytest.approx({"pct_stereotype": 0.5, "likelihood_diff": 2.0, "count": 2})
 
 
 # -- loaders ------------------------------------------------------------------------------------

@@ -55,7 +55,8 @@ def read_crows_pairs_csv(path: Path) -> list[dict[str, str]]:
                 if empty:
                     raise DataError(f"{where}: empty field(s) {empty}")
                 if row["stereo_antistereo"] not in DIRECTIONS:
-                    raise DataError(f"{where}: stereo_antistereo is {row['stereo_antistereo']!r}, expected one of {DIRECTIONS}")
+                    found = row["stereo_antistereo"]
+                    raise DataError(f"{where}: stereo_antistereo is {found!r}, expected one of {DIRECTIONS}")
                 index = (row.get("") or "").strip() or str(row_number - 1)
                 pairs.append(
                     {

@@ -32,7 +32,11 @@ import pandas as pd
 from ..scoring import continuation_logprobs
 
 CANDIDATES = ("stereotype", "anti-stereotype", "unrelated")
-SCORE_COLUMNS = {"stereotype": "score_stereotype", "anti-stereotype": "score_anti_stereotype", "unrelated": "score_unrelated"}
+SCORE_COLUMNS = {
+    "stereotype": "score_stereotype",
+    "anti-stereotype": "score_anti_stereotype",
+    "unrelated": "score_unrelated",
+}
 TYPES = ("intrasentence", "intersentence")
 
 

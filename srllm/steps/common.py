@@ -1,0 +1,48 @@
+"""What the steps share: the run folder's layout, splits, seeded samples."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..datadir import DataDir
+from ..io import read_json, write_json
+
+
+def step_dir(run_dir: Path, step: str) -> Path:
+    path = Path(run_dir) / step
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def finish(run_dir: Path, step: str, metrics: dict[str, Any], data: DataDir | None = None) -> dict[str, Any]:
+    """Write the step's metrics (and the data files it read, for the manifest); return the metrics."""
+    out = step_dir(run_dir, step)
+    if data is not None:
+        write_json(out / "data_files.json", dict(sorted(data.verified.items())))
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def read_metrics(run_dir: Path, step: str) -> dict[str, Any]:
+    return read_json(Path(run_dir) / step / "metrics.json")
+
+
+def load_split(run_dir: Path, split: str) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "dataset" / f"{split}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def sample(rows: list[Any], n: int | None, seed: int, salt: str) -> list[Any]:
+    """A seeded sample of ``n`` rows (all rows when n is None or larger)."""
+    if n is None or n >= len(rows):
+        return list(rows)
+    return random.Random(f"{seed}-{salt}").sample(rows, n)
+
+
+def load_per_example(run_dir: Path) -> pd.DataFrame:
+    return pd.read_parquet(Path(run_dir) / "evaluate" / "per_example.parquet")

@@ -1,0 +1,31 @@
+"""Step 3: merge each LoRA adapter into the float32 base, checking the logits agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import StudyConfig
+from .common import finish, load_split, sample, step_dir
+
+MERGEABLE = ("qlora", "lora")
+
+
+def merge(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
+    from ..merge import merge_adapter
+    from ..models import resolve_base_model
+
+    base = resolve_base_model(config.model, config.seed)
+    test_rows = sample(load_split(run_dir, "test"), 8, config.seed, "merge-probe")
+    # Real inputs: held-out unsafe texts with their safe rewrites.
+    probes = [f"{r['input']}\n{r['output']}" for r in test_rows]
+    metrics: dict[str, Any] = {"by_method": {}}
+    for method in config.training.methods:
+        if method not in MERGEABLE:
+            continue  # prefix tuning is evaluated unmerged; full fine-tuning has nothing to merge
+        adapter = Path(run_dir) / "train" / method / "model"
+        quant = config.quantization if method == "qlora" else None
+        metrics["by_method"][method] = merge_adapter(base, adapter, step_dir(run_dir, "merge") / method, probes, quant)
+    diffs = [m["max_abs_logit_diff"] for m in metrics["by_method"].values()]
+    metrics["max_abs_logit_diff"] = max(diffs) if diffs else None
+    return finish(run_dir, "merge", metrics)

@@ -1,0 +1,65 @@
+"""Step 2: instruction fine-tuning, each method in its own worker process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..config import StudyConfig
+from ..io import read_json
+from ..monitor import PeakMemory
+from .common import finish, load_split, sample
+
+log = logging.getLogger(__name__)
+
+
+def worker_command(params_path: Path, run_dir: Path, method: str, num_processes: int) -> list[str]:
+    """The command that trains one method: plain Python, or ``accelerate launch`` for several processes."""
+    worker = ["-m", "srllm.training", "--params", str(params_path), "--run-dir", str(run_dir), "--method", method]
+    if num_processes == 1:
+        return [sys.executable, *worker]
+    import torch
+
+    device = [] if torch.cuda.is_available() else ["--cpu"]
+    return [
+        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes),
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", *device, *worker,
+    ]  # fmt: skip
+
+
+def _run_forwarding_output(command: list[str]) -> int:
+    """Run ``command``, copying its output to ours line by line (a notebook kernel has no real stdout)."""
+    # Progress bars redraw with carriage returns, which become lines here: draw one every 10 s.
+    env = {**os.environ, "TQDM_MININTERVAL": "10", "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip():
+                print(line, end="", flush=True)
+    return process.returncode
+
+
+def train(config: StudyConfig, run_dir: Path, params_path: str | Path) -> dict[str, Any]:
+    """Train every configured method on the training split; return per-method metrics."""
+    from ..models import resolve_base_model
+
+    run_dir = Path(run_dir)
+    base = resolve_base_model(config.model, config.seed)  # convert/create once, before the workers start
+    n_train = len(sample(load_split(run_dir, "train"), config.training.train_samples, config.seed, "train"))
+    n_val = len(sample(load_split(run_dir, "validation"), config.training.val_samples, config.seed, "val"))
+    metrics: dict[str, Any] = {"base_model": str(base), "train_records": n_train, "val_records": n_val}
+    for method in config.training.methods:
+        log.info("training %s on %d records (%d process(es))", method, n_train, config.training.num_processes)
+        command = worker_command(Path(params_path).resolve(), run_dir.resolve(), method, config.training.num_processes)
+        with PeakMemory() as memory:
+            returncode = _run_forwarding_output(command)
+        if returncode != 0:
+            raise RuntimeError(f"training {method} failed (exit code {returncode}): {' '.join(command)}")
+        result = read_json(run_dir / "train" / method / "train_metrics.json")
+        result["peak_rss_mb"] = memory.peak_mb
+        metrics[method] = result
+    return finish(run_dir, "train", metrics)

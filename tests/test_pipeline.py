@@ -1,0 +1,76 @@
+"""End to end: params/smoke.yaml through all five notebooks, then the book from the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from srllm.io import read_json
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from srllm import runner
+
+    runs = tmp_path_factory.mktemp("runs")
+    os.environ["SRLLM_RUNS_DIR"] = str(runs)
+    try:
+        run_dir = runner.run(ROOT / "params" / "smoke.yaml")
+    finally:
+        os.environ.pop("SRLLM_RUNS_DIR", None)
+    return run_dir
+
+
+@pytest.mark.slow
+def test_smoke_run_produces_every_artifact(smoke_run: Path) -> None:
+    for name in ("01_dataset", "02_train", "03_merge", "04_evaluate", "05_significance"):
+        notebook = json.loads((smoke_run / "notebooks" / f"{name}.ipynb").read_text())
+        errors = [o for c in notebook["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, name
+    metrics = read_json(smoke_run / "metrics.json")
+    assert set(metrics) == {"dataset", "train", "merge", "evaluate", "significance"}
+    assert metrics["dataset"]["n_pairs"] > 0
+    assert metrics["merge"]["max_abs_logit_diff"] < 1e-4
+    assert set(metrics["evaluate"]["inhouse"]) == {"input", "base", "srllm-qlora"}
+    assert "srllm-qlora" in metrics["evaluate"]["stereoset"]
+    toxicity = metrics["significance"]["inhouse"]["toxicity"]["base"]
+    assert 0.0 <= toxicity["p_value"] <= 1.0 and toxicity["ci_low"] <= toxicity["ci_high"]
+
+    manifest = read_json(smoke_run / "manifest.json")
+    assert manifest["params"]["run_name"] == "smoke"
+    assert set(manifest["steps"]) == {"dataset", "train", "merge", "evaluate", "significance"}
+    assert all(s["wall_seconds"] > 0 and s["peak_rss_mb"] > 0 for s in manifest["steps"].values())
+    assert "srllm_mbias/eval/train-500-debiased-evaluation.csv" in manifest["data_files_sha256"]
+    assert manifest["packages"]["torch"].startswith("2.13.0")
+
+
+@pytest.mark.slow
+def test_up_to_date_steps_are_skipped(smoke_run: Path) -> None:
+    from srllm import runner
+
+    messages: list[str] = []
+    os.environ["SRLLM_RUNS_DIR"] = str(smoke_run.parent)
+    try:
+        runner.run(ROOT / "params" / "smoke.yaml", log=messages.append)
+    finally:
+        os.environ.pop("SRLLM_RUNS_DIR", None)
+    assert sum("up to date, skipped" in m for m in messages) == 5, messages
+
+
+@pytest.mark.slow
+def test_book_builds_from_the_smoke_run(smoke_run: Path, tmp_path: Path) -> None:
+    from srllm.book import build
+
+    html = build(smoke_run, tmp_path)
+    assert (html / "index.html").is_file()
+    page = (html / "book" / "run" / "04_evaluate.html").read_text()
+    assert "srllm-qlora" in page and "<table" in page
+    train_page = (html / "book" / "run" / "02_train.html").read_text()
+    assert "<img" in train_page  # the loss-curve figure
+    assert (html / "book" / "run" / "reproducibility.html").is_file()

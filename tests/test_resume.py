@@ -1,0 +1,69 @@
+"""A training worker killed mid-run resumes from its last checkpoint and ends with the same adapter."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _prepare(tmp: Path, name: str, data_dir) -> tuple[Path, Path]:
+    from srllm.data import load_srllm_pairs
+
+    params = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
+    params["run_name"] = name
+    # One epoch of 6 steps (24 records, batch 4, nothing truncated away); the kill lands mid-epoch.
+    params["training"].update({"max_steps": 6, "save_steps": 2, "eval_steps": 3, "train_samples": 24, "max_length": 512})
+    params_path = tmp / f"{name}.yaml"
+    params_path.write_text(yaml.safe_dump(params))
+    run_dir = tmp / name
+    (run_dir / "dataset").mkdir(parents=True)
+    records, _ = load_srllm_pairs(data_dir)
+    for split, rows in (("train", records[:24]), ("validation", records[24:28])):
+        (run_dir / "dataset" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return params_path, run_dir
+
+
+def _command(params_path: Path, run_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "srllm.training", "--params", str(params_path), "--run-dir", str(run_dir), "--method", "qlora"]
+
+
+def _adapter(run_dir: Path) -> dict:
+    return load_file(run_dir / "train" / "qlora" / "model" / "adapter_model.safetensors")
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_to_the_same_adapter(tmp_path: Path, data_dir) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    params, reference_dir = _prepare(tmp_path, "reference", data_dir)
+    subprocess.run(_command(params, reference_dir), check=True, env=env, capture_output=True)
+
+    params, run_dir = _prepare(tmp_path, "killed", data_dir)
+    process = subprocess.Popen(_command(params, run_dir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = run_dir / "train" / "qlora" / "checkpoints" / "checkpoint-4" / "trainer_state.json"
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "training finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (run_dir / "train" / "qlora" / "model").exists()
+
+    resumed = subprocess.run(_command(params, run_dir), check=True, env=env, capture_output=True, text=True)
+    assert "resuming qlora from" in resumed.stdout + resumed.stderr
+    metrics = json.loads((run_dir / "train" / "qlora" / "train_metrics.json").read_text())
+    assert metrics["resumed_from"] in ("checkpoint-2", "checkpoint-4")
+    reference, result = _adapter(reference_dir), _adapter(run_dir)
+    assert reference.keys() == result.keys()
+    for key in reference:
+        assert (reference[key] - result[key]).abs().max() <= 1e-6, key

@@ -1,0 +1,46 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from srllm.stats import compare_paired, holm, paired_test
+
+
+def test_holm_matches_hand_computation() -> None:
+    # sorted p: 0.01, 0.02, 0.04 -> 3*0.01=0.03, 2*0.02=0.04, 1*0.04=0.04 (monotone)
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_paired_continuous_detects_a_planted_shift() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.uniform(size=200)
+    b = a + 0.1 + rng.normal(scale=0.01, size=200)
+    result = paired_test(a, b, binary=False, resamples=500, seed=0)
+    assert result["test"] == "wilcoxon"
+    assert result["p_value"] < 1e-6
+    assert result["ci_low"] < result["mean_difference"] < result["ci_high"] < 0
+    assert result["mean_difference"] == pytest.approx(-0.1, abs=0.005)
+    assert result["effect_size"] == pytest.approx(-1.0)
+    assert result["p_value"] == pytest.approx(stats.wilcoxon(a, b).pvalue)
+
+
+def test_mcnemar_exact_on_discordant_pairs() -> None:
+    a = np.array([1] * 10 + [0] * 2 + [1] * 5 + [0] * 5, dtype=bool)
+    b = np.array([0] * 10 + [1] * 2 + [1] * 5 + [0] * 5, dtype=bool)
+    result = paired_test(a, b, binary=True, resamples=200, seed=0)
+    assert result["p_value"] == pytest.approx(stats.binomtest(10, 12, 0.5).pvalue)
+    assert result["mean_difference"] == pytest.approx(8 / 22)
+
+
+def test_compare_paired_pairs_on_item_ids_and_corrects_the_family() -> None:
+    rows = []
+    for system, shift in (("srllm-qlora", 0.0), ("base", 0.3), ("input", 0.5)):
+        for i in range(30):
+            tox = min(1.0, 0.1 + shift + 0.01 * i)
+            rows.append({"system": system, "item_id": f"id{i}", "toxicity": tox, "toxic": tox > 0.5})
+    frame = pd.DataFrame(rows).sample(frac=1.0, random_state=0)  # order must not matter
+    result = compare_paired(frame, "srllm-qlora", ["base", "input"], resamples=200, seed=0)
+    assert result["family"]["size"] == 4
+    assert result["toxicity"]["base"]["mean_difference"] == pytest.approx(-0.3)
+    assert all(result[m][o]["p_holm"] >= result[m][o]["p_value"] for m in ("toxicity", "toxic") for o in ("base", "input"))
