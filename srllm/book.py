@@ -89,6 +89,43 @@ can also be run by hand:
 {_markdown_table(data)}"""
 
 
+def claims_page(run_dir: Path) -> str:
+    from .claims import check_claims
+
+    manifest = read_json(run_dir / "manifest.json")
+    metrics = read_json(run_dir / "metrics.json")
+    claims = check_claims(metrics, manifest["params"])
+    rows = [
+        {"claim": c.claim, "the paper": c.paper, "this run": c.ours, "verdict": f"**{c.verdict}**", "why": c.reason}
+        for c in claims
+    ]
+    counts = {v: sum(c.verdict == v for c in claims) for v in ("reproduced", "not reproduced", "not comparable", "not tested in this run")}
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    return f"""# The paper's claims, side by side
+
+Each headline claim of SR-LLM (arXiv 2404.01399 v5) against run `{manifest['run_name']}`: {summary}.
+The verdicts follow the rule stated in the last column (code: `srllm/claims.py`); the numbers come
+from `runs/{manifest['run_name']}/metrics.json`, where `significance` holds the paired tests.
+
+{_markdown_table([{k: str(v).replace("|", "/") for k, v in row.items()} for row in rows])}
+The default CPU run uses a 135M-parameter model and offline judges (see {{doc}}`../limitations`), so a
+claim that is not reproduced here is evidence about the method at that scale, not a refutation of
+the paper's numbers for Llama-2-7b-chat.
+"""
+
+
+def _stage_mathjax(target: Path) -> None:
+    """Copy MathJax 3 (es5 build) from the django-static-mathjax package into the book's static files."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("MathJax for offline math: pip install django-static-mathjax==3.2.2.1")
+    source = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+    if not (target / "tex-chtml.js").is_file():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+
+
 def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
     root = project_root()
     if not (run_dir / "manifest.json").is_file():
@@ -101,7 +138,9 @@ def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
         if not source.is_file():
             raise FileNotFoundError(f"{source} is missing: the run has not completed step '{step}'")
         _stage_notebook(source, stage / name)
+    _stage_mathjax(root / "_mathjax_static" / "mathjax")
     write_text(stage / "reproducibility.md", reproducibility_page(run_dir))
+    write_text(stage / "claims.md", claims_page(run_dir))
     out_dir = (out_dir or root).resolve()
     command = [
         str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--path-output", str(out_dir),

@@ -127,6 +127,8 @@ def rewrites_table(per_example: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 def significance_table(metrics: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for task, results in metrics.items():
+        if task == "group_disparity":
+            continue
         reference = results.get("reference_system")
         for metric, by_system in results.items():
             if metric in ("family", "reference_system"):
@@ -139,4 +141,36 @@ def significance_table(metrics: dict[str, Any]) -> pd.DataFrame:
                      "test": r["test"], "p": r["p_value"], "p (Holm)": r["p_holm"],
                      "effect size": r["effect_size"], "effect kind": r["effect_size_kind"]}  # fmt: skip
                 )
+    return pd.DataFrame(rows)
+
+
+def significance_figure(metrics: dict[str, Any], task: str, metric: str) -> plt.Figure:
+    """The reference system minus each other system on one metric, with paired bootstrap 95% intervals."""
+    results = metrics[task][metric]
+    others = list(results)
+    diffs = [results[o]["mean_difference"] for o in others]
+    lows = [results[o]["mean_difference"] - results[o]["ci_low"] for o in others]
+    highs = [results[o]["ci_high"] - results[o]["mean_difference"] for o in others]
+    fig, ax = plt.subplots(figsize=(6, 0.6 * len(others) + 1.5))
+    ax.errorbar(diffs, range(len(others)), xerr=[lows, highs], fmt="o", capsize=4)
+    ax.axvline(0, color="grey", linestyle=":")
+    ax.set_yticks(range(len(others)), [f"vs {o}" for o in others])
+    reference = metrics[task].get("reference_system", "SR-LLM")
+    ax.set(xlabel=f"difference in mean {metric} ({reference} minus other)", title=f"{task}: {metric}, paired 95% CI")
+    fig.tight_layout()
+    return fig
+
+
+def disparity_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for task, by_system in metrics.get("group_disparity", {}).items():
+        for system, r in by_system.items():
+            if "largest_gap" not in r:
+                continue
+            rows.append(
+                {"task": task, "system": system, "score": r["score"], "groups": r["groups"],
+                 "largest gap": r["largest_gap"], "between": " vs ".join(r["largest_gap_groups"]),
+                 "95% CI": f"[{r['gap_ci_low']:.3f}, {r['gap_ci_high']:.3f}]", "Kruskal-Wallis p": r["kruskal_p"],
+                 "chi-square p": r.get("chi2_p")}  # fmt: skip
+            )
     return pd.DataFrame(rows)

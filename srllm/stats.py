@@ -98,3 +98,35 @@ def compare_paired(
         "description": f"{reference} against {', '.join(others)} on {', '.join(sorted({m for m, _ in family}))}",
     }
     return results
+
+
+def group_disparity(frame: pd.DataFrame, score: str, flag: str | None, resamples: int, seed: int) -> dict[str, Any]:
+    """Does one system's ``score`` differ by demographic group? Kruskal-Wallis on the scores,
+    chi-square on the flag (where there is one), and the largest gap between group means with a
+    bootstrap 95% interval (each group resampled on its own)."""
+    groups = {g: s[score].to_numpy(dtype=float) for g, s in frame.groupby("group") if len(s) >= 2}
+    if len(groups) < 2:
+        return {"groups": len(groups), "note": "fewer than two groups with two or more items"}
+    samples = list(groups.values())
+    means = {g: float(v.mean()) for g, v in groups.items()}
+    result: dict[str, Any] = {"groups": len(groups), "score": score, "group_means": means}
+    result["kruskal_p"] = float(stats.kruskal(*samples).pvalue) if len({float(x) for s in samples for x in s}) > 1 else 1.0
+
+    def gap(*values: np.ndarray) -> float:
+        group_means = [np.mean(v) for v in values]
+        return float(np.max(group_means) - np.min(group_means))
+
+    result["largest_gap"] = gap(*samples)
+    result["largest_gap_groups"] = [max(means, key=means.get), min(means, key=means.get)]
+    boot = stats.bootstrap(
+        tuple(samples), gap, n_resamples=resamples, confidence_level=0.95, method="percentile",
+        vectorized=False, rng=np.random.default_rng(seed),
+    )  # fmt: skip
+    result["gap_ci_low"], result["gap_ci_high"] = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+    if flag is not None and flag in frame.columns:
+        table = pd.crosstab(frame["group"], frame[flag].astype(bool))
+        if table.shape[1] == 2 and (table.sum(axis=0) > 0).all():
+            result["chi2_p"] = float(stats.chi2_contingency(table.to_numpy()).pvalue)
+        else:
+            result["chi2_p"] = None  # every item has the same flag: nothing to test
+    return result

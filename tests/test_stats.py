@@ -44,3 +44,19 @@ def test_compare_paired_pairs_on_item_ids_and_corrects_the_family() -> None:
     assert result["family"]["size"] == 4
     assert result["toxicity"]["base"]["mean_difference"] == pytest.approx(-0.3)
     assert all(result[m][o]["p_holm"] >= result[m][o]["p_value"] for m in ("toxicity", "toxic") for o in ("base", "input"))
+
+
+def test_group_disparity_finds_a_planted_gap() -> None:
+    from srllm.stats import group_disparity
+
+    rng = np.random.default_rng(1)
+    rows = [{"group": g, "toxicity": float(np.clip(rng.normal(mu, 0.05), 0, 1))} for g, mu in (("a", 0.2), ("b", 0.6), ("c", 0.25)) for _ in range(40)]
+    frame = pd.DataFrame(rows)
+    frame["toxic"] = frame.toxicity > 0.5
+    result = group_disparity(frame, "toxicity", "toxic", resamples=300, seed=0)
+    assert result["kruskal_p"] < 1e-6 and result["chi2_p"] < 1e-6
+    assert result["largest_gap_groups"] == ["b", "a"]
+    assert result["gap_ci_low"] < result["largest_gap"] < result["gap_ci_high"]
+    assert result["largest_gap"] == pytest.approx(0.4, abs=0.05)
+    same = group_disparity(frame.assign(group="a"), "toxicity", "toxic", resamples=100, seed=0)
+    assert same["groups"] == 1 and "note" in same
