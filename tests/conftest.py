@@ -27,3 +27,24 @@ def data_dir(data_root: Path):
     from srllm.datadir import DataDir
 
     return DataDir(data_root)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """params/smoke.yaml run once through all five notebooks (a few minutes), shared by the tests."""
+    from srllm import runner
+
+    runs = tmp_path_factory.mktemp("runs")
+    os.environ["SRLLM_RUNS_DIR"] = str(runs)
+    try:
+        return runner.run(ROOT / "params" / "smoke.yaml")
+    finally:
+        os.environ.pop("SRLLM_RUNS_DIR", None)
+
+
+@pytest.fixture(scope="session")
+def smoke_book(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The book built from the smoke run; returns its HTML folder."""
+    from srllm.book import build
+
+    return build(smoke_run, tmp_path_factory.mktemp("book"))

@@ -14,19 +14,6 @@ from srllm.io import read_json
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from srllm import runner
-
-    runs = tmp_path_factory.mktemp("runs")
-    os.environ["SRLLM_RUNS_DIR"] = str(runs)
-    try:
-        run_dir = runner.run(ROOT / "params" / "smoke.yaml")
-    finally:
-        os.environ.pop("SRLLM_RUNS_DIR", None)
-    return run_dir
-
-
 @pytest.mark.slow
 def test_smoke_run_produces_every_artifact(smoke_run: Path) -> None:
     for name in ("01_dataset", "02_train", "03_merge", "04_evaluate", "05_significance"):
@@ -64,10 +51,8 @@ def test_up_to_date_steps_are_skipped(smoke_run: Path) -> None:
 
 
 @pytest.mark.slow
-def test_book_builds_from_the_smoke_run(smoke_run: Path, tmp_path: Path) -> None:
-    from srllm.book import build
-
-    html = build(smoke_run, tmp_path)
+def test_book_builds_from_the_smoke_run(smoke_book: Path) -> None:
+    html = smoke_book
     assert (html / "index.html").is_file()
     page = (html / "book" / "run" / "04_evaluate.html").read_text()
     assert "srllm-qlora" in page and "<table" in page
