@@ -29,8 +29,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             from .config import load_config
 
-            load_config(args.params)
-            print(f"{args.params}: valid")
+            from .paths import runs_dir
+            from .preflight import check
+
+            config = load_config(args.params)
+            found = check(config, args.params, runs_dir() / config.run_name)
+            print(f"{args.params}: valid; {found}")
         elif args.command == "run":
             run_dir = runner.run(args.params, force=args.force, only=args.only)
             print(f"[srllm] run complete: {run_dir}")

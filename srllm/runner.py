@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from .config import STEPS, StudyConfig, dump_config, load_config
 from .io import read_json, write_json, write_text
 from .monitor import PeakMemory
@@ -134,7 +136,9 @@ def collect_metrics(run_dir: Path) -> dict[str, Any]:
     return metrics
 
 
-def write_manifest(config: StudyConfig, params_path: Path, run_dir: Path, steps_info: dict[str, Any]) -> None:
+def write_manifest(
+    config: StudyConfig, params_path: Path, run_dir: Path, steps_info: dict[str, Any], resources: dict[str, Any]
+) -> None:
     import torch
 
     data_files: dict[str, str] = {}
@@ -161,6 +165,7 @@ def write_manifest(config: StudyConfig, params_path: Path, run_dir: Path, steps_
             "score_batch_size": config.evaluation.score_batch_size,
         },
         "data_files_sha256": data_files,
+        "preflight": resources,
         "steps": steps_info,
     }
     write_json(run_dir / "manifest.json", manifest)
@@ -171,7 +176,9 @@ def run(params_path: str | Path, force: bool = False, only: str | None = None, l
     params_path = Path(params_path).resolve()
     config = load_config(params_path)
     run_dir = runs_dir() / config.run_name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    from .preflight import check
+
+    resources = check(config, params_path, run_dir)  # before any work: data, model, memory, disk
     write_text(run_dir / "params.yaml", dump_config(config))
     prints = fingerprints(config)
     state_path = run_dir / "steps.json"
@@ -191,7 +198,14 @@ def run(params_path: str | Path, force: bool = False, only: str | None = None, l
         (run_dir / step / "metrics.json").unlink(missing_ok=True)
         started = time.perf_counter()
         with PeakMemory() as memory:
-            execute_step(step, params_path, run_dir)
+            try:
+                execute_step(step, params_path, run_dir)
+            except StepFailed as exc:
+                raise StepFailed(_explain_memory(str(exc), step, memory.peak_mb)) from None
+            except Exception as exc:  # the kernel died: most often the out-of-memory killer
+                if type(exc).__name__ == "DeadKernelError":
+                    raise StepFailed(_explain_memory(f"step '{step}': the notebook kernel died", step, memory.peak_mb, died=True)) from None
+                raise
         steps_info[step] = {
             "fingerprint": prints[step],
             "wall_seconds": round(time.perf_counter() - started, 2),
@@ -200,11 +214,24 @@ def run(params_path: str | Path, force: bool = False, only: str | None = None, l
         }
         write_json(state_path, steps_info)
         write_json(run_dir / "metrics.json", collect_metrics(run_dir))
-        write_manifest(config, params_path, run_dir, steps_info)
+        write_manifest(config, params_path, run_dir, steps_info, resources)
         log(f"[srllm] {step}: done in {steps_info[step]['wall_seconds']:.0f} s, peak {steps_info[step]['peak_rss_mb']:.0f} MB")
     write_json(run_dir / "metrics.json", collect_metrics(run_dir))
-    write_manifest(config, params_path, run_dir, steps_info)
+    write_manifest(config, params_path, run_dir, steps_info, resources)
     return run_dir
+
+
+def _explain_memory(message: str, step: str, peak_mb: float, died: bool = False) -> str:
+    """Say so when a failure looks like running out of memory, with the peak the step reached."""
+    total_mb = psutil.virtual_memory().total / 2**20
+    out_of_memory = died or any(word in message for word in ("MemoryError", "OutOfMemoryError", "exit code -9", "Killed"))
+    if not out_of_memory:
+        return message
+    return (
+        f"{message}\nstep '{step}' most likely ran out of memory: its processes peaked at {peak_mb:.0f} MB "
+        f"of {total_mb:.0f} MB. Lower training.batch_size, training.max_length, generation.batch_size or "
+        "evaluation.score_batch_size, or train fewer methods at once."
+    )
 
 
 def build_book(run_dir: str | Path, out_dir: str | Path | None = None, log: Any = print) -> Path:
