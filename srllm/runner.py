@@ -88,6 +88,7 @@ def execute_step(step: str, params_path: Path, run_dir: Path) -> Path:
     partial = out_dir / NOTEBOOKS[step].replace(".ipynb", ".partial.ipynb")
     failed = out_dir / NOTEBOOKS[step].replace(".ipynb", ".failed.ipynb")
     failed.unlink(missing_ok=True)
+    partial.unlink(missing_ok=True)  # left by a run that was killed in this step
     try:
         papermill.execute_notebook(
             str(notebooks_dir() / NOTEBOOKS[step]),

@@ -12,6 +12,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
+PLANTED_SECRET = "srllm-planted-secret-7f3a9c2e51d84b06"
+SECRET_VARIABLES = ("PERSPECTIVE_API_KEY", "OPENAI_API_KEY", "SRLLM_PERSPECTIVE_API_KEY", "HF_TOKEN")
 
 
 @pytest.fixture(scope="session")
@@ -35,11 +37,21 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from srllm import runner
 
     runs = tmp_path_factory.mktemp("runs")
+    # Secrets for optional online judges come from the environment only: plant some, and
+    # tests/test_reliability.py checks that no artifact of the run contains them.
+    planted = {name: PLANTED_SECRET for name in SECRET_VARIABLES}
+    saved = {name: os.environ.get(name) for name in planted}
+    os.environ.update(planted)
     os.environ["SRLLM_RUNS_DIR"] = str(runs)
     try:
         return runner.run(ROOT / "params" / "smoke.yaml")
     finally:
         os.environ.pop("SRLLM_RUNS_DIR", None)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
