@@ -9,12 +9,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from .io import read_json, write_text
+from .io import read_json, write_json, write_text
 from .paths import project_root
 from .runner import NOTEBOOKS
 
@@ -147,5 +148,7 @@ def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
         "--warningiserror", "--nitpick", "--keep-going",
     ]  # fmt: skip
     log(f"[srllm] building the book from {run_dir}")
+    started = time.perf_counter()
     subprocess.run(command, check=True, cwd=root)
+    write_json(run_dir / "book_build.json", {"wall_seconds": round(time.perf_counter() - started, 2), "out": str(out_dir)})
     return out_dir / "_build" / "html"
