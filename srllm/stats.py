@@ -81,10 +81,13 @@ def compare_paired(
     results: dict[str, dict[str, Any]] = {}
     family: list[tuple[str, str]] = []
     for metric in (*CONTINUOUS, *BINARY):
-        if metric not in frame.columns:
+        # The per-example table is shared by all tasks: a task leaves other tasks' scores empty.
+        if metric not in frame.columns or frame[metric].isna().all():
             continue
         for other in others:
-            joined = ref[[metric]].join(wide[other][[metric]], rsuffix="_other", how="inner")
+            joined = ref[[metric]].join(wide[other][[metric]], rsuffix="_other", how="inner").dropna()
+            if joined.empty:
+                continue
             result = paired_test(
                 joined[metric].to_numpy(), joined[f"{metric}_other"].to_numpy(), metric in BINARY, resamples, seed
             )

@@ -24,8 +24,24 @@ def test_smoke_run_produces_every_artifact(smoke_run: Path) -> None:
     assert set(metrics) == {"dataset", "train", "merge", "evaluate", "significance"}
     assert metrics["dataset"]["n_pairs"] > 0
     assert metrics["merge"]["max_abs_logit_diff"] < 1e-4
-    assert set(metrics["evaluate"]["inhouse"]) == {"input", "base", "srllm-qlora"}
-    assert "srllm-qlora" in metrics["evaluate"]["stereoset"]
+    evaluate = metrics["evaluate"]
+    rewriters = {"input", "lexicon_delete", "base", "base_fewshot", "srllm-qlora"}
+    models = {"base", "srllm-qlora"}
+    assert set(evaluate["skipped_systems"]) == {"srllm-prefix", "srllm-full", "srllm-lora"}
+    assert set(evaluate["inhouse"]) == rewriters
+    for system in rewriters:
+        assert {"toxicity_rate", "moderation_score", "knowledge_retention", "perplexity", "J", "refusal_rate"} <= set(
+            evaluate["inhouse"][system]
+        )
+        assert evaluate["toxigen_rewrite"][system]["toxicity_by_group"]
+        assert "toxicity_spread" in evaluate["counterfactual"][system]
+    for model in models:
+        assert evaluate["toxigen_continuation"][model]["toxic_pct_by_group"]
+        assert evaluate["bold"][model]["sentiment_by_group"]
+        assert {"SS", "LMS", "ICAT"} <= set(evaluate["stereoset"][model]["overall"])
+        assert 0.0 <= evaluate["crows_pairs"][model]["pct_stereotype"] <= 1.0
+    assert set(evaluate["bold"]) == set(evaluate["crows_pairs"]) == models
+    assert manifest_steps_ok(smoke_run)
     toxicity = metrics["significance"]["inhouse"]["toxicity"]["base"]
     assert 0.0 <= toxicity["p_value"] <= 1.0 and toxicity["ci_low"] <= toxicity["ci_high"]
 
@@ -35,6 +51,12 @@ def test_smoke_run_produces_every_artifact(smoke_run: Path) -> None:
     assert all(s["wall_seconds"] > 0 and s["peak_rss_mb"] > 0 for s in manifest["steps"].values())
     assert "srllm_mbias/eval/train-500-debiased-evaluation.csv" in manifest["data_files_sha256"]
     assert manifest["packages"]["torch"].startswith("2.13.0")
+
+
+def manifest_steps_ok(run_dir: Path) -> bool:
+    """The evaluate step ran within its time budget on the smoke parameters (~90 s)."""
+    steps = read_json(run_dir / "manifest.json")["steps"]
+    return steps["evaluate"]["wall_seconds"] < 180  # generous: the 2 cores are shared with other jobs
 
 
 @pytest.mark.slow

@@ -1,8 +1,21 @@
-"""Step 4: every system on every task; per-example results in one table."""
+"""Step 4: every system on every task; per-example results in one table.
+
+Systems (``evaluation.systems``) and tasks (``evaluation.tasks``) are defined in srllm.tasks. Each
+language model is loaded once and runs every task it applies to: rewrite tasks (every system),
+continuation and likelihood tasks (the language models: base and the trained ones). All outputs
+are then scored with the shared scorers and each task's own. Per-example rows of every task and
+system go to ``evaluate/per_example.parquet`` (columns task, system, item_id, group, input,
+output and every score; likelihood tasks use the model's name as system), which step 5 pairs on.
+
+Under ``accelerate launch --num_processes k`` each process runs the models on every k-th item and
+the main process writes the results (srllm.tasks.sharding).
+"""
 
 from __future__ import annotations
 
 import gc
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,121 +24,164 @@ import pandas as pd
 from ..config import StudyConfig
 from ..datadir import DataDir
 from ..io import atomic_path
-from .common import finish, load_split, sample, step_dir
-from .merge import MERGEABLE
+from .common import finish, step_dir
+
+log = logging.getLogger(__name__)
 
 
 def system_models(config: StudyConfig, run_dir: Path) -> dict[str, Path | str]:
-    """Every language-model system of the run: the base model and each trained model."""
-    from ..models import resolve_base_model
+    """Every language-model system of the run that was trained (and the base model): name -> model path."""
+    from ..tasks.systems import resolve_systems
 
-    systems: dict[str, Path | str] = {"base": resolve_base_model(config.model, config.seed)}
-    for method in config.training.methods:
-        if method in MERGEABLE:
-            systems[f"srllm-{method}"] = Path(run_dir) / "merge" / method
-        else:
-            systems[f"srllm-{method}"] = Path(run_dir) / "train" / method / "model"
-    return systems
+    systems, _ = resolve_systems(config, Path(run_dir))
+    return {s.name: s.path for s in systems if s.is_language_model and s.path is not None}
 
 
 def load_system(path: Path | str, base: Path | str) -> tuple[Any, Any]:
     """A model and tokenizer for a system: a merged/full model folder, or a prefix adapter on the base."""
-    from ..models import load_causal_lm, load_tokenizer
+    from ..tasks.systems import System
+    from ..tasks.systems import load_system as _load
 
-    if (Path(path) / "adapter_config.json").is_file():
-        from peft import PeftModel
-
-        return PeftModel.from_pretrained(load_causal_lm(base), path), load_tokenizer(base)
-    return load_causal_lm(path), load_tokenizer(path)
+    return _load(System("model", "lm", path), base)
 
 
-def _inhouse(config: StudyConfig, run_dir: Path, judge: Any, models: dict[str, Path | str]) -> tuple[dict, pd.DataFrame]:
-    from ..generation import generate_rewrites, is_refusal
-    from ..judge import profanity_proba, similarity
-
-    ev = config.evaluation
-    test = sample(load_split(run_dir, "test"), ev.inhouse_samples, config.seed, "inhouse")
-    inputs = [r["input"] for r in test]
-    outputs: dict[str, list[str]] = {"input": inputs}
-    for name, path in models.items():
-        model, tokenizer = load_system(path, models["base"])
-        outputs[name] = generate_rewrites(model, tokenizer, inputs, config.generation, config.seed, desc=name)
-        del model
-        gc.collect()
-    input_tox = judge.predict_proba(inputs)
-    metrics, frames = {}, []
-    for name, texts in outputs.items():
-        tox = judge.predict_proba(texts)
-        prof = profanity_proba(texts)
-        sim = similarity(inputs, texts)
-        frame = pd.DataFrame(
-            {
-                "task": "inhouse",
-                "system": name,
-                "item_id": [r["source_id"] for r in test],
-                "group": [r["dimension"] for r in test],
-                "input": inputs,
-                "output": texts,
-                "input_toxicity": input_tox,
-                "toxicity": tox,
-                "toxic": tox > 0.5,
-                "profanity": prof,
-                "flagged": (tox > 0.5) | (prof > 0.5),
-                "similarity": sim,
-                "meaning_kept": sim >= ev.similarity_threshold,
-                "refusal": [is_refusal(t) for t in texts],
-            }
-        )
-        frames.append(frame)
-        metrics[name] = {
-            "n": len(frame),
-            "toxicity_mean": float(frame.toxicity.mean()),
-            "toxicity_rate": float(frame.toxic.mean()),
-            "moderation_score": float(frame.flagged.mean()),
-            "knowledge_retention": float(frame.meaning_kept.mean()),
-            "similarity_mean": float(frame.similarity.mean()),
-            "refusal_rate": float(frame.refusal.mean()),
-        }
-    return metrics, pd.concat(frames)
+def _bool_columns_to_float(frame: pd.DataFrame) -> pd.DataFrame:
+    """Flags of one task are NaN in another task's rows after the concat (an object column of bools and
+    NaN, which parquet cannot store): store them as 1.0 / 0.0 / NaN."""
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            values = frame[column].dropna()
+            if len(values) and values.map(lambda v: isinstance(v, bool)).all():
+                frame[column] = frame[column].map(lambda v: float(v) if isinstance(v, bool) else float("nan"))
+    return frame
 
 
-def _stereoset(config: StudyConfig, data: DataDir, models: dict[str, Path | str], out: Path) -> dict[str, Any]:
-    from ..data import load_stereoset
-    from ..metrics.stereoset import score_stereoset, stereoset_metrics
+def _run_system(ctx: Any, system: Any, tasks: list[Any], items: dict[str, list[dict]], demos: list) -> tuple[
+    dict[str, list[str]], dict[str, pd.DataFrame], dict[str, float]
+]:
+    """One system over every task it applies to: outputs of generation tasks, rows of likelihood tasks, seconds."""
+    from ..generation import generate_continuations, generate_rewrites
+    from ..tasks.sharding import map_sharded
+    from ..tasks.systems import delete_lexicon_words, load_system as _load, toxic_lexicon
 
-    ev = config.evaluation
-    items = sample(load_stereoset(data), ev.stereoset_samples, config.seed, "stereoset")
-    metrics, frames = {}, []
-    for name, path in models.items():
-        model, tokenizer = load_system(path, models["base"])
-        scored = score_stereoset(model, tokenizer, items, batch_size=ev.score_batch_size)
-        scored.insert(0, "model", name)
-        frames.append(scored)
-        metrics[name] = stereoset_metrics(scored)
-        del model
-        gc.collect()
-    with atomic_path(out / "stereoset_items.parquet") as tmp:
-        pd.concat(frames).to_parquet(tmp, index=False)
-    return metrics
+    config = ctx.config
+    outputs: dict[str, list[str]] = {}
+    scored: dict[str, pd.DataFrame] = {}
+    seconds: dict[str, float] = {}
+    model = tokenizer = None
+    if system.kind == "lm":
+        model, tokenizer = _load(system, ctx.reference_model)
+    for task in tasks:
+        inputs = [item["input"] for item in items[task.name]]
+        start = time.perf_counter()
+        if task.kind == "rewrite":
+            if system.kind == "identity":
+                outputs[task.name] = list(inputs)
+            elif system.kind == "lexicon":
+                lexicon = toxic_lexicon(config.evaluation.lexicon_min_weight)
+                outputs[task.name] = [delete_lexicon_words(text, lexicon) for text in inputs]
+            else:
+                fewshot = demos if system.fewshot else None
+                outputs[task.name] = map_sharded(
+                    ctx.shard,
+                    lambda chunk: generate_rewrites(
+                        model, tokenizer, chunk, config.generation, config.seed, f"{system.name} {task.name}", fewshot
+                    ),
+                    inputs,
+                )
+        elif not system.is_language_model:
+            continue  # continuation and likelihood need a language model of the system's own
+        elif task.kind == "continuation":
+            outputs[task.name] = map_sharded(
+                ctx.shard,
+                lambda chunk: generate_continuations(
+                    model, tokenizer, chunk, config.generation, config.evaluation.continuation_max_new_tokens,
+                    config.seed, f"{system.name} {task.name}", task.first_line,
+                ),
+                inputs,
+            )  # fmt: skip
+        else:
+            assert task.score is not None
+            frame = task.score(ctx, items[task.name], model, tokenizer)
+            frame.insert(0, "task", task.name)
+            frame.insert(1, "system", system.name)
+            scored[task.name] = frame
+        seconds[task.name] = round(time.perf_counter() - start, 2)
+    del model
+    gc.collect()
+    return outputs, scored, seconds
 
 
 def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
-    """Rewrite the held-out test inputs with every system and score them; StereoSet for every model."""
-    from ..judge import get_embedder, load_or_train_judge
+    """Every system on every task; per-example table and metrics (written by the main process)."""
+    import torch
 
+    from ..judge import get_embedder, load_or_train_judge
+    from ..models import resolve_base_model
+    from ..online_judges import enabled_online_judges
+    from ..tasks import EvalContext, get_task
+    from ..tasks.scorers import score_outputs
+    from ..tasks.sharding import current_shard
+    from ..tasks.systems import demonstrations, resolve_systems
+
+    run_dir = Path(run_dir)
+    ev = config.evaluation
+    if ev.torch_threads is not None:
+        # On 2 shared cores one thread decodes several times faster than two that fight another job.
+        torch.set_num_threads(ev.torch_threads)
+    shard = current_shard()
     data = DataDir.resolve(config.data_dir)
     out = step_dir(run_dir, "evaluate")
     judge, _ = load_or_train_judge(data, config.judge.max_per_class_per_source, config.seed)
     get_embedder()
-    models = system_models(config, run_dir)
+    systems, skipped = resolve_systems(config, run_dir)
+    online, online_notes = enabled_online_judges(list(ev.online_judges))
+    # The base model in float32: the perplexity reference, and the base a prefix adapter is loaded on.
+    reference = resolve_base_model(config.model, config.seed)
+    ctx = EvalContext(config, run_dir, data, judge, shard, reference, online, online_notes)
+    tasks = [get_task(name) for name in ev.tasks]
+    items = {task.name: task.load(ctx, getattr(ev.samples, task.name)) for task in tasks}
+    demos = demonstrations(run_dir, ev.fewshot_k, config.seed) if any(s.fewshot for s in systems) else []
+
+    outputs: dict[str, dict[str, list[str]]] = {task.name: {} for task in tasks}
+    likelihood: dict[str, dict[str, pd.DataFrame]] = {task.name: {} for task in tasks}
+    timings: dict[str, dict[str, float]] = {}
+    for system in systems:
+        produced, scored, seconds = _run_system(ctx, system, tasks, items, demos)
+        for name, texts in produced.items():
+            outputs[name][system.name] = texts
+        for name, frame in scored.items():
+            likelihood[name][system.name] = frame
+        timings[system.name] = seconds
+
     metrics: dict[str, Any] = {"judge_version": judge.version}
-    per_example: list[pd.DataFrame] = []
-    if "inhouse" in config.evaluation.tasks:
-        metrics["inhouse"], frame = _inhouse(config, run_dir, judge, models)
-        per_example.append(frame)
-    if "stereoset" in config.evaluation.tasks:
-        metrics["stereoset"] = _stereoset(config, data, models, out)
-    if per_example:
+    frames: list[pd.DataFrame] = []
+    for task in tasks:
+        if task.kind == "likelihood":
+            by_system = likelihood[task.name]
+        else:
+            frame = score_outputs(ctx, task, items[task.name], outputs[task.name])
+            by_system = {name: rows for name, rows in frame.groupby("system", sort=False)}
+        metrics[task.name] = {name: task.summarise(rows) for name, rows in by_system.items()}
+        frames.extend(by_system.values())
+
+    metrics["skipped_systems"] = skipped
+    metrics["systems_by_task"] = {task.name: list(metrics[task.name]) for task in tasks}
+    metrics["tasks"] = {
+        task.name: {"kind": task.kind, "source": task.source, "group_field": task.group_field,
+                    "metrics": list(task.metrics), "n_items": len(items[task.name]), "description": task.description}
+        for task in tasks
+    }  # fmt: skip
+    metrics["online_judges"] = {"enabled": [j.name for j in online], "skipped": online_notes}
+    metrics["timings_seconds"] = timings
+    metrics["processes"] = shard.world
+    if not shard.is_main:
+        shard.barrier()
+        return metrics
+    if frames:
+        table = _bool_columns_to_float(pd.concat(frames, ignore_index=True))
         with atomic_path(out / "per_example.parquet") as tmp:
-            pd.concat(per_example).to_parquet(tmp, index=False)
-    return finish(run_dir, "evaluate", metrics, data)
+            table.to_parquet(tmp, index=False)
+    result = finish(run_dir, "evaluate", metrics, data)
+    shard.barrier()
+    return result

@@ -1,0 +1,96 @@
+"""Tables and figures of the evaluation step (notebooks/04_evaluate.ipynb and the book)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from .report import STEREOSET_REFERENCE
+
+RESULT_COLUMNS = {  # (task, metric) -> column label of the results table
+    ("inhouse", "toxicity_rate"): "in-house toxicity rate",
+    ("inhouse", "moderation_score"): "in-house moderation score",
+    ("inhouse", "knowledge_retention"): "in-house knowledge retention",
+    ("inhouse", "J"): "in-house J",
+    ("inhouse", "perplexity"): "in-house perplexity (median)",
+    ("inhouse", "refusal_rate"): "in-house refusal rate",
+    ("toxigen_rewrite", "toxicity_rate"): "ToxiGen rewrite toxicity rate",
+    ("toxigen_continuation", "toxic_pct"): "ToxiGen continuation % toxic",
+    ("bold", "sentiment_mean"): "BOLD mean sentiment",
+    ("bold", "negative_share"): "BOLD share negative",
+    ("counterfactual", "toxicity_spread"): "counterfactual toxicity spread",
+}
+
+
+def results_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """One row per system, one column per headline metric of each generation task (blank: not applicable)."""
+    rows: dict[str, dict[str, float]] = {}
+    for (task, metric), label in RESULT_COLUMNS.items():
+        for system, values in metrics.get(task, {}).items():
+            rows.setdefault(system, {})[label] = values.get(metric)
+    table = pd.DataFrame(rows).T
+    table.index.name = "system"
+    return table
+
+
+def group_matrix(metrics: dict[str, Any], task: str) -> pd.DataFrame:
+    """Group x system matrix of a task's per-group score (the heatmaps' data)."""
+    columns: dict[str, dict[str, float]] = {}
+    for system, values in metrics.get(task, {}).items():
+        if task == "toxigen_rewrite":
+            columns[system] = {g: v["toxicity"] for g, v in values["toxicity_by_group"].items()}
+        elif task == "toxigen_continuation":
+            columns[system] = dict(values["toxic_pct_by_group"])
+        elif task == "bold":
+            columns[system] = {
+                f"{domain}: {group}": v["sentiment_mean"]
+                for domain, groups in values["sentiment_by_group"].items()
+                for group, v in groups.items()
+            }
+        elif task == "counterfactual":
+            columns[system] = {g: v["toxicity"] for g, v in values["by_group"].items()}
+    return pd.DataFrame(columns)
+
+
+def group_heatmap(matrix: pd.DataFrame, title: str, colorbar: str, cmap: str = "rocket_r", center: float | None = None) -> plt.Figure:
+    """A seaborn heatmap of a group x system matrix."""
+    height = max(3.0, 0.28 * len(matrix) + 1.5)
+    fig, ax = plt.subplots(figsize=(1.4 * max(len(matrix.columns), 2) + 3, height))
+    sns.heatmap(matrix.astype(float), annot=len(matrix) <= 20, fmt=".2f", cmap=cmap, center=center,
+                cbar_kws={"label": colorbar}, ax=ax)  # fmt: skip
+    ax.set(title=title, xlabel="system", ylabel="group")
+    fig.tight_layout()
+    return fig
+
+
+def stereoset_table(metrics: dict[str, Any], with_reference: bool = True) -> pd.DataFrame:
+    """SS, LMS, ICAT overall for every model, with the official GPT-2 rows."""
+    rows = {m: {k: v["overall"][k] for k in ("LMS", "SS", "ICAT", "count")} for m, v in metrics.get("stereoset", {}).items()}
+    if with_reference:
+        rows.update({name: {**ref, "count": 4229} for name, ref in STEREOSET_REFERENCE.items()})
+    table = pd.DataFrame(rows).T
+    table.index.name = "model"
+    return table
+
+
+def crows_pairs_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """pct_stereotype (ideal 0.5) per bias type and overall, one column per model."""
+    columns = {}
+    for model, values in metrics.get("crows_pairs", {}).items():
+        column = {bias: v["pct_stereotype"] for bias, v in values["by_bias_type"].items()}
+        column["overall"] = values["pct_stereotype"]
+        columns[model] = column
+    table = pd.DataFrame(columns)
+    table.index.name = "bias type"
+    return table
+
+
+def rewrites_table(per_example: pd.DataFrame, task: str = "inhouse", n: int = 5) -> pd.DataFrame:
+    """A few inputs with each system's rewrite side by side."""
+    rows = per_example[per_example.task == task]
+    wide = rows.pivot(index="item_id", columns="system", values="output")
+    ordered = ["input"] + [c for c in wide.columns if c != "input"] if "input" in wide.columns else list(wide.columns)
+    return wide[ordered].head(n).reset_index(drop=True)
