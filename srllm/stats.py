@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CONTINUOUS = ("toxicity", "similarity", "profanity")
-BINARY = ("toxic", "flagged", "meaning_kept", "refusal")
+CONTINUOUS = ("toxicity", "similarity", "profanity", "sentiment", "perplexity")
+BINARY = ("toxic", "flagged", "meaning_kept", "refusal", "fluent", "negative")
 
 
 def holm(p_values: list[float]) -> list[float]:
