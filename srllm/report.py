@@ -164,13 +164,14 @@ def significance_figure(metrics: dict[str, Any], task: str, metric: str) -> plt.
 def disparity_table(metrics: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for task, by_system in metrics.get("group_disparity", {}).items():
-        for system, r in by_system.items():
-            if "largest_gap" not in r:
-                continue
-            rows.append(
-                {"task": task, "system": system, "score": r["score"], "groups": r["groups"],
-                 "largest gap": r["largest_gap"], "between": " vs ".join(r["largest_gap_groups"]),
-                 "95% CI": f"[{r['gap_ci_low']:.3f}, {r['gap_ci_high']:.3f}]", "Kruskal-Wallis p": r["kruskal_p"],
-                 "chi-square p": r.get("chi2_p")}  # fmt: skip
-            )
+        for system, by_score in by_system.items():
+            for r in by_score.values():
+                if "largest_gap" not in r:
+                    continue
+                rows.append(
+                    {"task": task, "system": system, "score": r["score"], "groups": r["groups"],
+                     "largest gap": r["largest_gap"], "between": " vs ".join(r["largest_gap_groups"]),
+                     "95% CI": f"[{r['gap_ci_low']:.3f}, {r['gap_ci_high']:.3f}]", "Kruskal-Wallis p": r["kruskal_p"],
+                     "chi-square p": r.get("chi2_p")}  # fmt: skip
+                )
     return pd.DataFrame(rows)

@@ -8,7 +8,7 @@ from typing import Any
 from ..config import StudyConfig
 from .common import finish, load_per_example
 
-# Per task, the score whose spread across demographic groups is tested, and its binary flag.
+# The scores whose spread across demographic groups is tested, each with its binary flag.
 DISPARITY_SCORES = {"sentiment": "negative", "toxicity": "toxic"}
 
 
@@ -33,11 +33,13 @@ def significance(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
             others = [s for s in systems if s != reference]
             metrics[task] = compare_paired(frame, reference, others, resamples, seed)
             metrics[task]["reference_system"] = reference
-        if frame["group"].nunique() > 1:
-            score = next((s for s in DISPARITY_SCORES if s in frame.columns and frame[s].notna().any()), None)
-            if score is not None:
-                metrics["group_disparity"][task] = {
-                    system: group_disparity(sub, score, DISPARITY_SCORES[score], resamples, seed)
-                    for system, sub in frame.groupby("system")
+        scores = [s for s in DISPARITY_SCORES if s in frame.columns and frame[s].notna().any()]
+        if frame["group"].nunique() > 1 and scores:
+            metrics["group_disparity"][task] = {
+                system: {
+                    score: group_disparity(sub.dropna(subset=[score]), score, DISPARITY_SCORES[score], resamples, seed)
+                    for score in scores
                 }
+                for system, sub in frame.groupby("system")
+            }
     return finish(run_dir, "significance", metrics)
