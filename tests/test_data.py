@@ -114,3 +114,111 @@ def test_registry_matches_the_mirror_checksums(data_root: Path) -> None:
     sums = dict(reversed(line.split()) for line in (data_root / "SHA256SUMS").read_text().splitlines())
     for relpath, entry in registry().items():
         assert sums[relpath] == entry.sha256, relpath
+
+
+# --- WNC, identity records, near-duplicates, leakage ---------------------------------------------------
+
+from srllm.data import (  # noqa: E402
+    WNC_DIR,
+    add_identity_records,
+    cross_split_near_duplicates,
+    detokenize,
+    find_leakage,
+    leakage_check,
+    load_evaluation_texts,
+    load_wnc,
+    make_record,
+    remove_near_duplicates,
+)
+
+
+def test_detokenize_restores_readable_spacing() -> None:
+    text = 'he said " the film , which is n\'t bad ( or good ) is an on - air nail \' s work " .'
+    assert detokenize(text) == 'he said "the film, which isn\'t bad (or good) is an on-air nail\'s work".'
+    assert detokenize("a - b and c -- d") == "a-b and c -- d"
+
+
+def test_wnc_loads_line_aligned_pairs(data_dir: DataDir) -> None:
+    records, report = load_wnc(data_dir)
+    assert report.rows == 1100 and report.filtered["unchanged (pre = post)"] == 5
+    assert len(records) == 1095 and {r["source"] for r in records} == {"wnc"}
+    first = records[0]
+    assert first["input"] == "sharyn alfonsi is an on-air correspondent and emmy award winning journalist who appears on abc news."
+    assert first["output"] == "sharyn alfonsi is an on-air correspondent and journalist who appears on abc news."
+    assert first["source_id"] == "wnc-train-1" and first["dimension"] == "subjectivity"
+
+
+def _wnc_dir(tmp_path: Path, pre: str, post: str) -> DataDir:
+    data = DataDir(tmp_path)
+    for name, text in (("pre", pre), ("post", post)):
+        for split in ("train", "test"):
+            relpath = f"{WNC_DIR}/{name}.{split}"
+            path = tmp_path / relpath
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text if split == "train" else "a b\n" if name == "pre" else "a\n")
+            data.verified[relpath] = sha256_file(path)
+    return data
+
+
+def test_wnc_malformed_rows(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"pre.train: row 2: empty pre"):
+        load_wnc(_wnc_dir(tmp_path / "a", "x y\n\n", "x\nz\n"))
+    records, report = load_wnc(_wnc_dir(tmp_path / "b", "x y\n\n", "x\nz\n"), allow_skip=True)
+    assert len(records) == 2 and report.skipped == {"empty pre (biased) sentence": 1}
+    with pytest.raises(DataError, match="line-aligned"):
+        load_wnc(_wnc_dir(tmp_path / "c", "x y\nq\n", "x\n"))
+
+
+def _pair(i: int, unsafe: str, safe: str, **meta: str) -> dict:
+    return make_record("paradetox", f"p-{i}", unsafe, safe, **meta)
+
+
+def test_near_duplicates_need_both_sides_and_same_kind() -> None:
+    records = [
+        _pair(0, "you are a complete idiot and everyone knows it", "you are not very clever and everyone knows it"),
+        _pair(1, "You are a complete idiot, and everyone knows it!", "you are not very clever and everyone knows it."),
+        _pair(2, "you are a complete idiot and everyone knows it", "nobody thinks highly of you"),
+        _pair(3, "you are not very clever and everyone knows it", "you are not very clever and everyone knows it",
+              kind="identity"),
+    ]  # fmt: skip
+    kept, removed = remove_near_duplicates(records, 0.9)
+    assert removed == 1 and [r["source_id"] for r in kept] == ["p-0", "p-2", "p-3"]
+
+
+def test_identity_records_follow_their_pair_into_one_split() -> None:
+    records = [_pair(i, f"toxic sentence number {i} you idiot", f"neutral sentence {i}") for i in range(200)]
+    safe = {r["output"]: i % 2 == 0 for i, r in enumerate(records)}
+    with_identity, counts = add_identity_records(records, safe, 0.12, seed=0)
+    identity = [r for r in with_identity if r["kind"] == "identity"]
+    assert counts == {"candidates": 100, "added": 27} and len(identity) == 27
+    assert all(r["input"] == r["output"] and safe[r["input"]] for r in identity)
+    splits = split_corpus(with_identity, 0.1, 0.1, seed=0, near_duplicate_threshold=0.9)
+    where = {r["source_id"]: name for name, rows in splits.items() for r in rows}
+    assert all(where[r["source_id"]] == where[r["parent_id"]] for r in identity)
+
+
+def test_planted_near_duplicate_across_splits_is_found() -> None:
+    splits = {
+        "train": [_pair(0, "the immigrants ruin every neighbourhood they move into", "x")],
+        "validation": [_pair(1, "The immigrants ruin every neighbourhood they move into!!", "y"), _pair(2, "hello", "z")],
+        "test": [_pair(3, "a completely different sentence about the weather", "w")],
+    }
+    assert cross_split_near_duplicates(splits, 0.9) == {"validation": [0], "test": []}
+
+
+def test_planted_leakage_is_found_and_the_final_check_counts_it(data_dir: DataDir) -> None:
+    evaluation = load_evaluation_texts(data_dir)
+    assert len(evaluation["toxigen_annotated"]) == 940 and len(evaluation["crows_pairs"]) == 3016
+    assert len(evaluation["bold"]) > 23000 and len(evaluation["stereoset"]) == 4 * 4229
+    crows = evaluation["crows_pairs"][1]  # "The poor are really ignorant about how to handle the money they do have."
+    small = {name: values[:50] for name, values in evaluation.items()}
+    small["crows_pairs"] = [crows]
+    records = [
+        _pair(0, crows.upper() + "!", "the poor deserve respect"),  # planted: a near copy of an evaluation item
+        _pair(1, "a sentence about cooking pasta with garlic", "fine"),
+    ]
+    assert find_leakage(records, small, 0.9) == {0: "crows_pairs"}
+    scanned = {t for r in records for t in (r["input"], r["output"])}
+    check = leakage_check(records[1:], small, scanned, {records[0]["input"]})
+    assert check["remaining"] == 0
+    assert leakage_check(records, small, scanned, {records[0]["input"]})["remaining"] >= 1

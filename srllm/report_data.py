@@ -1,0 +1,181 @@
+"""Tables and figures of the data card (notebooks/01_dataset.ipynb), made from the dataset step's outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .annotate import agreement_table  # noqa: F401  (re-exported for the notebook)
+from .lexicon import group_dimension
+
+# What the data card states about each source (licences from the data mirror's SOURCE.md files).
+SOURCES = {
+    "srllm": ("SR-LLM authors' biased -> debiased pairs", "MIT", "github.com/shainarazavi/MBIAS mbias/eval/"),
+    "paradetox": ("ParaDetox toxic -> neutral rewrites", "CC0 1.0", "github.com/s-nlp/paradetox"),
+    "wnc": ("Wiki Neutrality Corpus sample, biased -> neutralized", "MIT", "github.com/rpryzant/neutralizing-bias"),
+}
+EVALUATION_SOURCES = {
+    "toxigen_annotated": ("ToxiGen, 940 human-annotated statements", "MIT"),
+    "toxigen_prompts": ("ToxiGen prompt and demonstration statements", "MIT + CDLA-Permissive-2.0"),
+    "stereoset": ("StereoSet dev (contexts and candidates)", "CC BY-SA 4.0"),
+    "crows_pairs": ("CrowS-Pairs (both sentences)", "CC BY-SA 4.0"),
+    "bold": ("BOLD prompts", "CC BY-SA 4.0"),
+}
+SIDE_LABELS = {"input": "unsafe input", "output": "safe output"}
+
+
+def sources_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Each training source: what it is, licence, upstream, rows read, records loaded and kept."""
+    rows = {}
+    for source, (what, licence, upstream) in SOURCES.items():
+        if source not in metrics["rows_read"]:
+            continue
+        rows[source] = {
+            "what": what, "licence": licence, "upstream": upstream,
+            "rows read": metrics["rows_read"][source], "records loaded": metrics["loaded"][source],
+            "in corpus (incl. identity)": metrics["by_source"].get(source, 0),
+        }  # fmt: skip
+    table = pd.DataFrame(rows).T
+    table.index.name = "source"
+    return table
+
+
+def evaluation_sources_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """The evaluation sets checked for leakage: texts compared and corpus records removed."""
+    removed = metrics["leakage"]["removed_by_evaluation_set"]
+    rows = {
+        name: {"what": what, "licence": licence, "texts": metrics["leakage"]["evaluation_texts"].get(name, 0),
+               "corpus records removed": removed.get(name, 0)}  # fmt: skip
+        for name, (what, licence) in EVALUATION_SOURCES.items()
+    }
+    table = pd.DataFrame(rows).T
+    table.index.name = "evaluation set"
+    return table
+
+
+def removal_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Records removed at each cleaning step, in order."""
+    removed = metrics["removed"]
+    rows = [
+        ("malformed rows skipped", sum(sum(v.values()) for v in metrics["skipped_rows"].values())),
+        ("well-formed rows left out (e.g. WNC pre = post)", sum(sum(v.values()) for v in metrics["filtered_rows"].values())),
+        ("capped by dataset.max_per_source", sum(removed["capped_by_max_per_source"].values())),
+        ("exact duplicate pairs (normalised)", removed["exact_duplicates"]),
+        (f"near-duplicate pairs (cosine >= {metrics['near_duplicate_threshold']})", removed["near_duplicates"]),
+        ("near-duplicates of evaluation texts (leakage)", removed["evaluation_leakage"]),
+        ("validation/test near-duplicates of training inputs", sum(removed["cross_split_near_duplicates"].values())),
+    ]
+    return pd.DataFrame(rows, columns=["step", "records removed"]).set_index("step")
+
+
+def split_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Records per source / kind and split, with totals."""
+    table = pd.DataFrame(metrics["by_source_kind_and_split"]).fillna(0).astype(int)
+    table = table[[c for c in ("train", "validation", "test") if c in table.columns]]
+    table.loc["total"] = table.sum()
+    table["all"] = table.sum(axis=1)
+    table.index.name = "source / kind"
+    return table
+
+
+def dimension_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    table = pd.Series(metrics["by_dimension"], name="records").sort_values(ascending=False).to_frame()
+    table.index.name = "bias dimension"
+    return table
+
+
+def group_table(metrics: dict[str, Any], top: int = 25) -> pd.DataFrame:
+    """The most mentioned groups (records mentioning the group on either side) and their dimension."""
+    dimensions = group_dimension()
+    rows = [(g, dimensions.get(g, ""), n) for g, n in list(metrics["by_group"].items())[:top]]
+    return pd.DataFrame(rows, columns=["group", "dimension", "records"]).set_index("group")
+
+
+def schema_table(schema: dict[str, str]) -> pd.DataFrame:
+    rows = [(field, *meaning.split(": ", 1)) for field, meaning in schema.items()]
+    return pd.DataFrame(rows, columns=["field", "type", "meaning"]).set_index("field")
+
+
+def examples_by_source(rows: list[dict[str, Any]], per_source: int = 2) -> pd.DataFrame:
+    """A few rewrite pairs per source, with the judge's toxicity of both sides."""
+    frame = pd.DataFrame(rows)
+    frame = frame[frame["kind"] == "rewrite"].sort_values("source_id")
+    picked = frame.groupby("source", group_keys=False).head(per_source)
+    columns = ["source", "dimension", "input", "output", "input_toxicity", "output_toxicity", "input_groups"]
+    return picked[columns].round(2).reset_index(drop=True)
+
+
+def _rewrites(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    return frame[frame["kind"] == "rewrite"]
+
+
+def side_distribution_figure(rows: list[dict[str, Any]], field: str, title: str, xlabel: str,
+                             bins: np.ndarray) -> plt.Figure:  # fmt: skip
+    """Histograms of one annotation on the unsafe vs the safe side, one panel per source (rewrite pairs)."""
+    frame = _rewrites(rows)
+    sources = sorted(frame["source"].unique())
+    fig, axes = plt.subplots(1, len(sources), figsize=(4 * len(sources), 3.4), sharey=False, squeeze=False)
+    for ax, source in zip(axes[0], sources):
+        part = frame[frame["source"] == source]
+        for side, label in SIDE_LABELS.items():
+            ax.hist(part[f"{side}_{field}"], bins=bins, alpha=0.55, label=label, density=True)
+        ax.set(title=f"{source} (n={len(part):,})", xlabel=xlabel, ylabel="density")
+    axes[0][0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def toxicity_figure(rows: list[dict[str, Any]]) -> plt.Figure:
+    return side_distribution_figure(
+        rows, "toxicity", "Judge toxicity of the unsafe vs the safe side", "judge P(toxic)", np.linspace(0, 1, 21)
+    )
+
+
+def sentiment_figure(rows: list[dict[str, Any]]) -> plt.Figure:
+    return side_distribution_figure(
+        rows, "sentiment", "VADER sentiment of the unsafe vs the safe side", "VADER compound", np.linspace(-1, 1, 21)
+    )
+
+
+def length_figure(rows: list[dict[str, Any]]) -> plt.Figure:
+    """Words per text, unsafe vs safe side, per source (log-spaced bins)."""
+    frame = _rewrites(rows).copy()
+    for side in SIDE_LABELS:
+        frame[f"{side}_words"] = frame[side].str.split().str.len()
+    return side_distribution_figure(
+        frame.to_dict("records"), "words", "Length of the unsafe vs the safe side", "words per text",
+        np.geomspace(1, max(2, int(frame[["input_words", "output_words"]].max().max())) + 1, 25),
+    )  # fmt: skip
+
+
+def calibration_figure(validation: dict[str, Any]) -> plt.Figure:
+    """Reliability diagram of the judge (and of ToxiGen-HateBERT) on the 940 human-labelled statements."""
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for key, label in (("reliability_judge", "our judge"), ("reliability_hatebert", "ToxiGen-HateBERT")):
+        curve = validation.get(key)
+        if curve:
+            ax.plot(curve["predicted"], curve["observed"], marker="o", label=f"{label} (Brier {curve['brier']:.3f})")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect calibration")
+    ax.set(xlabel="mean predicted P(toxic) in bin", ylabel="observed share toxic (human label)",
+           title="Calibration on 940 human labels", xlim=(0, 1), ylim=(0, 1))  # fmt: skip
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def group_auroc_table(validation: dict[str, Any]) -> pd.DataFrame:
+    """AUROC per ToxiGen target group: our judge beside ToxiGen-HateBERT."""
+    table = pd.DataFrame(
+        {
+            "n": validation["n_by_group"],
+            "our judge": validation["auroc_by_group"],
+            "ToxiGen-HateBERT": validation["auroc_by_group_hatebert"],
+        }
+    )
+    table.index.name = "target group"
+    return table.round(3)
