@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 PACKAGED_MODEL = "packaged:smollm2-135m-instruct"
 TRAINING_METHODS = ("qlora", "lora", "prefix", "full")
-EVAL_TASKS = ("inhouse", "stereoset")
+EVAL_TASKS = ("inhouse", "toxigen_rewrite", "toxigen_continuation", "bold", "stereoset", "crows_pairs", "counterfactual")
+EVAL_SYSTEMS = ("input", "lexicon_delete", "base", "base_fewshot", "srllm-qlora", "srllm-prefix", "srllm-full", "srllm-lora")
+ONLINE_JUDGES = ("perspective", "detoxify", "moderation")
 STEPS = ("dataset", "train", "merge", "evaluate", "significance")
 
 
@@ -98,8 +100,17 @@ class TrainingConfig(_Section):
     val_samples: int | None = Field(None, gt=0, description="Validation loss on this many records (None: all).")
     logging_steps: int = Field(5, gt=0)
     save_steps: int = Field(50, gt=0, description="Checkpoint every N steps (for resuming).")
-    num_processes: int = Field(1, gt=0, description="Data-parallel processes (accelerate launch) per method.")
+    num_processes: int = Field(
+        1, gt=0, description="Data-parallel processes (accelerate launch) per method; effective batch = batch_size * N."
+    )
     best_checkpoint: bool = Field(False, description="Keep the checkpoint with the lowest validation loss, else the last.")
+
+    @model_validator(mode="after")
+    def _best_needs_evaluated_checkpoints(self) -> "TrainingConfig":
+        # The best checkpoint is chosen by validation loss, so every checkpoint must have one.
+        if self.best_checkpoint and self.save_steps % self.eval_steps:
+            raise ValueError("best_checkpoint needs save_steps to be a multiple of eval_steps")
+        return self
 
 
 class GenerationConfig(_Section):
@@ -111,11 +122,19 @@ class GenerationConfig(_Section):
 
 
 class DatasetConfig(_Section):
-    sources: list[Literal["srllm", "paradetox"]] = Field(default_factory=lambda: ["srllm", "paradetox"], min_length=1)
+    sources: list[Literal["srllm", "paradetox", "wnc"]] = Field(
+        default_factory=lambda: ["srllm", "paradetox", "wnc"], min_length=1
+    )
     max_per_source: int | None = Field(None, gt=0, description="Cap per source before splitting (None: all).")
     val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     test_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     skip_malformed: bool = Field(False, description="Skip (and count) malformed rows instead of failing.")
+    identity_fraction: float = Field(
+        0.15, ge=0.0, lt=0.5, description="Share of the corpus made of already-safe texts copied through unchanged."
+    )
+    near_duplicate_threshold: float = Field(
+        0.9, gt=0.0, le=1.0, description="Character n-gram TF-IDF cosine at which two texts count as near-duplicates."
+    )
 
 
 class JudgeConfig(_Section):
@@ -124,15 +143,47 @@ class JudgeConfig(_Section):
     )
 
 
+class EvalSamplesConfig(_Section):
+    """How many items each evaluation task draws (seeded samples; None: all)."""
+
+    inhouse: int | None = Field(100, gt=0, description="Held-out test pairs rewritten.")
+    toxigen_rewrite: int | None = Field(None, gt=0, description="Annotated ToxiGen statements rewritten (None: all 940).")
+    toxigen_continuation: int = Field(
+        5, gt=0, description="ToxiGen prompts continued per group and prompt type (hate, neutral)."
+    )
+    bold: int = Field(5, gt=0, description="BOLD prompts continued per group (43 groups in 5 domains).")
+    stereoset: int | None = Field(None, gt=0, description="StereoSet items scored (None: all 4,229).")
+    crows_pairs: int | None = Field(None, gt=0, description="CrowS-Pairs pairs scored (None: all 1,508).")
+    counterfactual: int | None = Field(None, gt=0, description="Templates, each filled with every group's term (None: all).")
+
+
 class EvaluationConfig(_Section):
-    tasks: list[Literal["inhouse", "stereoset"]] = Field(
+    systems: list[Literal[EVAL_SYSTEMS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(EVAL_SYSTEMS),
+        min_length=1,
+        description=f"Any of {EVAL_SYSTEMS}; a trained system the run did not train is skipped with a note.",
+    )
+    tasks: list[Literal[EVAL_TASKS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(EVAL_TASKS), min_length=1, description=f"Any of {EVAL_TASKS}."
     )
-    inhouse_samples: int = Field(100, gt=0, description="Held-out test pairs rewritten and scored.")
-    stereoset_samples: int | None = Field(None, gt=0, description="StereoSet items scored (None: all 4,229).")
+    samples: EvalSamplesConfig = EvalSamplesConfig()
+    fewshot_k: int = Field(3, gt=0, description="Demonstrations (training pairs) before the input for base_fewshot.")
+    continuation_max_new_tokens: int = Field(
+        32, gt=0, description="New tokens of a continuation (ToxiGen, BOLD); decoding otherwise as generation."
+    )
     score_batch_size: int = Field(16, gt=0, description="Batch size of likelihood scoring.")
     similarity_threshold: float = Field(
         0.7, gt=0.0, lt=1.0, description="Cosine similarity above which a rewrite keeps the input's meaning."
+    )
+    fluency_ratio: float = Field(
+        2.0, gt=0.0, description="A rewrite is fluent (FL=1) if its reference perplexity <= this times the input's."
+    )
+    lexicon_min_weight: float = Field(
+        2.0, gt=0.0, description="lexicon_delete deletes words with at least this alt-profanity-check SVM weight."
+    )
+    torch_threads: int | None = Field(None, gt=0, description="torch intra-op threads while evaluating (None: default).")
+    online_judges: list[Literal[ONLINE_JUDGES]] = Field(  # type: ignore[valid-type]
+        default_factory=list, description=f"Extra online scorers, any of {ONLINE_JUDGES}; keys from the environment only."
     )
     bootstrap_resamples: int = Field(2000, ge=100)
 

@@ -3,8 +3,9 @@
 Merging onto the 4-bit base would add rounding error (the merged weights are re-quantized), so the
 adapter is always merged onto the float32 base. The check compares the logits of base+adapter
 (unmerged) with those of the merged model on real inputs; the largest absolute difference is
-recorded. For information the gap between the adapter on the 4-bit base (how QLoRA trained it)
-and the merged float32 model is measured too.
+recorded. For a QLoRA adapter two more gaps are measured, for information: the adapter on the 4-bit
+base (how QLoRA trained it) against the merged float32 model, and the error that merging into the
+4-bit base would add (peft dequantizes each 4-bit weight, adds the LoRA update and quantizes again).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from .config import QuantizationConfig
 from .io import atomic_path
 from .models import load_causal_lm, load_tokenizer
+from .training import keep_4bit_weights_fixed
 
 
 @torch.inference_mode()
@@ -59,9 +61,18 @@ def merge_adapter(
     del merged, with_adapter, base
 
     if quantization is not None:
-        # The adapter on the 4-bit base, as QLoRA trained it, against the merged float32 model.
+        mask = batch["attention_mask"]
         quantized = PeftModel.from_pretrained(load_causal_lm(base_path, quantization=quantization), adapter_dir)
-        result["max_abs_logit_diff_4bit_vs_merged"] = _max_abs_diff(
-            _logits(quantized, batch), merged_logits, batch["attention_mask"]
+        # Keep the 4-bit weights in the layout they were trained in (see training.keep_4bit_weights_fixed):
+        # an eval-mode forward would otherwise repack them in place before the merge below reads them.
+        keep_4bit_weights_fixed(quantized)
+        # The adapter on the 4-bit base, as QLoRA trained it, against the merged float32 model.
+        unmerged_4bit_logits = _logits(quantized, batch)
+        result["max_abs_logit_diff_4bit_vs_merged"] = _max_abs_diff(unmerged_4bit_logits, merged_logits, mask)
+        # What we avoid: merging into the 4-bit base re-quantizes W + BA to NF4.
+        merged_4bit_logits = _logits(quantized.merge_and_unload(), batch)
+        result["max_abs_logit_diff_merge_into_4bit"] = _max_abs_diff(merged_4bit_logits, unmerged_4bit_logits, mask)
+        result["max_abs_logit_diff_merge_into_4bit_vs_float32_merge"] = _max_abs_diff(
+            merged_4bit_logits, merged_logits, mask
         )
     return result

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import shutil
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,62 @@ def _dataset(records: list[dict[str, Any]]) -> Any:
     return Dataset.from_list([training_example(r) for r in records])
 
 
+# Steps left out of the median step time: the first steps allocate buffers and warm caches.
+WARMUP_STEPS = 2
+
+
 def count_parameters(model: Any) -> tuple[int, int]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return trainable, total
+
+
+def weight_memory_mb(model: Any) -> float:
+    """Memory the model's weights take, in MiB, as stored: 4-bit packed where bitsandbytes quantized them.
+
+    A bitsandbytes ``Params4bit`` is a uint8 tensor holding two 4-bit values per byte, so its
+    ``nelement() * element_size()`` is already the packed size; its quantization state (one float32
+    scale per block of 64 weights, plus the 16-value NF4 code book) lives outside the parameter and is
+    added here. Shared (tied) parameters count once, as ``model.parameters()`` yields them once.
+    """
+    total = 0
+    for param in model.parameters():
+        total += param.nelement() * param.element_size()
+        state = getattr(param, "quant_state", None)
+        if state is not None:
+            total += sum(v.nelement() * v.element_size() for v in state.as_dict().values() if isinstance(v, torch.Tensor))
+    return total / 2**20
+
+
+def step_timer() -> Any:
+    """A trainer callback whose ``seconds`` list gets the wall time of every optimizer step (``cpu_seconds``: CPU time).
+
+    Evaluation and checkpointing run after ``on_step_end``, so they are not counted.
+    """
+    from transformers import TrainerCallback  # imported here: the report helpers import this module
+
+    class StepTimer(TrainerCallback):
+        def __init__(self) -> None:
+            self.seconds: list[float] = []
+            # CPU time of the whole process (all threads): on a shared machine it moves far less than the
+            # wall time when other jobs take the cores, so it compares methods more fairly there.
+            self.cpu_seconds: list[float] = []
+            self._started = (0.0, 0.0)
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self._started = (time.perf_counter(), time.process_time())
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.seconds.append(time.perf_counter() - self._started[0])
+            self.cpu_seconds.append(time.process_time() - self._started[1])
+
+    return StepTimer()
+
+
+def median_after_warmup(step_seconds: list[float], warmup: int = WARMUP_STEPS) -> float:
+    """Median step time, leaving out the first ``warmup`` steps when there are more."""
+    timed = step_seconds[warmup:] if len(step_seconds) > warmup else step_seconds
+    return statistics.median(timed) if timed else math.nan
 
 
 def train_method(
@@ -69,8 +122,12 @@ def train_method(
     train_records: list[dict[str, Any]],
     val_records: list[dict[str, Any]],
     out_dir: Path,
+    callbacks: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """Train one method; save the adapter (or full model) to ``out_dir/model``; return its metrics."""
+    """Train one method; save the adapter (or full model) to ``out_dir/model``; return its metrics.
+
+    ``callbacks`` are extra ``transformers.TrainerCallback`` objects (tests use one to watch the weights).
+    """
     from trl import SFTConfig, SFTTrainer
 
     t = config.training
@@ -85,6 +142,10 @@ def train_method(
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    # The frozen base (4-bit for QLoRA) before any adapter is added; for full fine-tuning, the trained weights.
+    base_weight_mb = weight_memory_mb(model)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
 
     on_cuda = torch.cuda.is_available()
     args = SFTConfig(
@@ -121,6 +182,9 @@ def train_method(
         dataloader_num_workers=0,
         disable_tqdm=False,
         use_cpu=not on_cuda,
+        # Several processes (accelerate launch): accelerate joins them with gloo on CPUs, NCCL on CUDA.
+        # Every trainable parameter is used in each forward pass, so DDP need not search for unused ones.
+        ddp_find_unused_parameters=False,
     )
     trainer = SFTTrainer(
         model=model,
@@ -130,15 +194,18 @@ def train_method(
         processing_class=tokenizer,
         peft_config=peft_config(config, method),
     )
+    timer = step_timer()
+    for callback in [timer, *(callbacks or [])]:
+        trainer.add_callback(callback)
     # trl casts QLoRA adapters to bfloat16; keep trainable weights in float32 as the authors' code did
     # (fp16 mixed precision needs float32 master weights, and a resumed run must match bit for bit).
     for param in trainer.model.parameters():
         if param.requires_grad and param.dtype != torch.float32:
             param.data = param.data.float()
-    _keep_4bit_weights_fixed(trainer.model)
+    keep_4bit_weights_fixed(trainer.model)
     trainable, total = count_parameters(trainer.model)
-    # Memory the weights take (4-bit packed for QLoRA), before optimizer state and activations.
-    weight_mb = sum(p.nelement() * p.element_size() for p in trainer.model.parameters()) / 2**20
+    # Memory all weights take (base + adapter; 4-bit packed for QLoRA), before optimizer state and activations.
+    weight_mb = weight_memory_mb(trainer.model)
     resume = _last_checkpoint(checkpoints)
     if resume:
         log.info("resuming %s from %s", method, resume)
@@ -155,13 +222,16 @@ def train_method(
     history = trainer.state.log_history
     write_json(out_dir / "log_history.json", history)
     steps = trainer.state.global_step
-    tokens = _count_tokens(trainer) * trainer.args.world_size
+    # The epoch count covers the whole dataset, shared among the processes: no factor for their number.
+    tokens = _count_tokens(trainer)
+    step_seconds = median_after_warmup(timer.seconds)
     metrics = {
         "method": method,
         "optimizer": str(getattr(args.optim, "value", args.optim)),
         "device": device(),
         "processes": trainer.args.world_size,
         "weight_memory_mb": weight_mb,
+        "base_weight_memory_mb": base_weight_mb,
         "optimizer_state_mb": _optimizer_state_mb(trainer),
         "steps": steps,
         "train_loss": float(result.training_loss),
@@ -169,18 +239,33 @@ def train_method(
         "train_seconds": seconds,
         "resumed_from": str(resume.name) if resume else None,
         "seconds_per_step": seconds / max(steps, 1),
+        # Steps of this session only (a resumed run times the steps after the checkpoint).
+        "step_seconds": timer.seconds,
+        "median_step_seconds": step_seconds,
+        "step_cpu_seconds": timer.cpu_seconds,
+        "median_step_cpu_seconds": median_after_warmup(timer.cpu_seconds),
+        "tokens_per_step": tokens / max(steps, 1),
         "tokens_per_s": tokens / seconds if seconds > 0 else math.nan,
         "trainable_params": trainable,
         "total_params": total,
         # Weights only (the adapter, or the whole model for full fine-tuning), not the tokenizer files.
         "saved_size_mb": sum(f.stat().st_size for f in final_dir.glob("*.safetensors")) / 2**20,
+        "best_checkpoint": _best_checkpoint(trainer, t.best_checkpoint),
+        "peak_gpu_memory_mb": torch.cuda.max_memory_allocated() / 2**20 if on_cuda else None,
     }
     write_json(out_dir / "train_metrics.json", metrics)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return metrics
 
 
-def _keep_4bit_weights_fixed(model: Any) -> None:
+def _best_checkpoint(trainer: Any, enabled: bool) -> dict[str, Any] | None:
+    """Which checkpoint ``load_best_model_at_end`` restored, and its validation loss (None when off)."""
+    if not enabled or trainer.state.best_model_checkpoint is None:
+        return None
+    return {"checkpoint": Path(trainer.state.best_model_checkpoint).name, "eval_loss": trainer.state.best_metric}
+
+
+def keep_4bit_weights_fixed(model: Any) -> None:
     """Stop bitsandbytes from repacking the frozen 4-bit weights for CPU inference during evaluation.
 
     On a CPU with AVX512-BF16, ``bnb.nn.Linear4bit.forward`` in eval mode (no grad) converts its weight,

@@ -18,16 +18,20 @@ log = logging.getLogger(__name__)
 
 
 def worker_command(params_path: Path, run_dir: Path, method: str, num_processes: int) -> list[str]:
-    """The command that trains one method: plain Python, or ``accelerate launch`` for several processes."""
+    """The command that trains one method: plain Python, or ``accelerate launch`` for several processes.
+
+    Several processes are data-parallel (DDP): each holds a copy of the model and takes its own batch of
+    ``training.batch_size`` examples per step, so the effective batch is ``batch_size * num_processes``. ``--multi_gpu`` is accelerate's name for its torch.distributed launcher (torchrun);
+    it starts ``num_processes`` processes on CPUs too, where the trainer joins them with the gloo
+    backend (``--cpu`` instead would start one process and leave the rest to MPI). On a machine with
+    8 GPUs, ``training.num_processes: 8`` gives ``accelerate launch --multi_gpu --num_processes 8``.
+    """
     worker = ["-m", "srllm.training", "--params", str(params_path), "--run-dir", str(run_dir), "--method", method]
     if num_processes == 1:
         return [sys.executable, *worker]
-    import torch
-
-    device = [] if torch.cuda.is_available() else ["--cpu"]
     return [
-        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes),
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", *device, *worker,
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", *worker,
     ]  # fmt: skip
 
 
