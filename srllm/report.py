@@ -22,24 +22,6 @@ STEREOSET_REFERENCE = {
 sns.set_theme(style="whitegrid", context="notebook")
 
 
-def counts_table(metrics: dict[str, Any]) -> pd.DataFrame:
-    """Records per source and split."""
-    table = pd.DataFrame(metrics["by_source_and_split"]).fillna(0).astype(int)
-    table = table[[c for c in ("train", "validation", "test") if c in table.columns]]
-    table.loc["total"] = table.sum()
-    table["all"] = table.sum(axis=1)
-    table.index.name = "source"
-    return table
-
-
-def examples_table(rows: list[dict[str, Any]], per_source: int = 2) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    picked = frame.groupby("source", group_keys=False).head(per_source)
-    return picked[["source", "dimension", "input", "output"]].rename(
-        columns={"input": "unsafe input", "output": "safe rewrite"}
-    ).reset_index(drop=True)
-
-
 def judge_table(validation: dict[str, Any]) -> pd.DataFrame:
     rows = {
         "our judge (MiniLM + logistic regression)": validation["auroc_toxigen_human"],
@@ -91,37 +73,6 @@ def loss_figure(run_dir: Path, methods: list[str]) -> plt.Figure:
     ax.legend()
     fig.tight_layout()
     return fig
-
-
-def inhouse_table(metrics: dict[str, Any]) -> pd.DataFrame:
-    table = pd.DataFrame(metrics["inhouse"]).T
-    table.index.name = "system"
-    return table
-
-
-def stereoset_table(metrics: dict[str, Any], with_reference: bool = True) -> pd.DataFrame:
-    rows = {model: {k: m["overall"][k] for k in ("LMS", "SS", "ICAT", "count")} for model, m in metrics["stereoset"].items()}
-    if with_reference:
-        rows.update({name: {**ref, "count": 4229} for name, ref in STEREOSET_REFERENCE.items()})
-    table = pd.DataFrame(rows).T
-    table.index.name = "model"
-    return table
-
-
-def stereoset_domain_table(metrics: dict[str, Any]) -> pd.DataFrame:
-    rows = []
-    for model, m in metrics["stereoset"].items():
-        for domain, scores in m["by_domain"].items():
-            rows.append({"model": model, "domain": domain, **{k: scores[k] for k in ("LMS", "SS", "ICAT", "count")}})
-    return pd.DataFrame(rows).set_index(["model", "domain"])
-
-
-def rewrites_table(per_example: pd.DataFrame, n: int = 5) -> pd.DataFrame:
-    """A few inputs with each system's rewrite side by side."""
-    inhouse = per_example[per_example.task == "inhouse"]
-    wide = inhouse.pivot(index="item_id", columns="system", values="output")
-    ordered = ["input"] + [c for c in wide.columns if c != "input"]
-    return wide[ordered].head(n).reset_index(drop=True)
 
 
 def significance_table(metrics: dict[str, Any]) -> pd.DataFrame:
