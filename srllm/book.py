@@ -22,9 +22,18 @@ from .runner import NOTEBOOKS
 STAGE = Path("book") / "run"
 
 
-def _stage_notebook(source: Path, target: Path) -> None:
+def _stage_notebook(source: Path, target: Path, current: Path | None = None) -> None:
+    """Copy an executed notebook into the book, folding parameters and taking figure captions and
+    alt text (``mystnb`` cell metadata) from the current notebook in ``notebooks/``, matched by code."""
     notebook = nbformat.read(source, as_version=4)
+    presentation = {}
+    if current is not None and current.is_file():
+        presentation = {
+            c.source: c.metadata["mystnb"] for c in nbformat.read(current, as_version=4).cells if "mystnb" in c.metadata
+        }
     for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.source in presentation:
+            cell.metadata["mystnb"] = presentation[cell.source]
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags:
             # Folded, not removed: the reader can see which parameters produced the page.
@@ -138,7 +147,7 @@ def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
         source = run_dir / "notebooks" / name
         if not source.is_file():
             raise FileNotFoundError(f"{source} is missing: the run has not completed step '{step}'")
-        _stage_notebook(source, stage / name)
+        _stage_notebook(source, stage / name, root / "notebooks" / name)
     _stage_mathjax(root / "_mathjax_static" / "mathjax")
     write_text(stage / "reproducibility.md", reproducibility_page(run_dir))
     write_text(stage / "claims.md", claims_page(run_dir))

@@ -65,8 +65,15 @@ PRESENTATION_ONLY = {
 
 
 def code_hash(step: str) -> str:
-    """Hash of the step's notebook and the package source: changed code means a stale result."""
-    digest = hashlib.sha256((notebooks_dir() / NOTEBOOKS[step]).read_bytes())
+    """Hash of the step's notebook code and the package source: changed code means a stale result.
+
+    Only the notebook's code cells count: prose, captions and alt text cannot change a number.
+    """
+    import nbformat
+
+    notebook = nbformat.read(notebooks_dir() / NOTEBOOKS[step], as_version=4)
+    code = "\n\x00".join(c.source for c in notebook.cells if c.cell_type == "code")
+    digest = hashlib.sha256(code.encode())
     for path in sorted((project_root() / "srllm").rglob("*")):
         if path.suffix in (".py", ".tsv") and path.is_file() and path.name not in PRESENTATION_ONLY:
             digest.update(path.read_bytes())
