@@ -34,6 +34,10 @@ def _stage_notebook(source: Path, target: Path, current: Path | None = None) -> 
     for cell in notebook.cells:
         if cell.cell_type == "code" and cell.source in presentation:
             cell.metadata["mystnb"] = presentation[cell.source]
+        if cell.cell_type == "code":
+            # The book shows results (tables, figures, Markdown); logs and progress bars stay in the
+            # executed notebook in runs/<name>/notebooks/.
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "stream"]
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags:
             # Folded, not removed: the reader can see which parameters produced the page.

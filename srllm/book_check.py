@@ -38,7 +38,7 @@ def chromium_path() -> str:
 def serve(root: Path) -> Iterator[str]:
     """Serve ``root`` on an ephemeral localhost port for the duration of the block."""
     handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -46,6 +46,11 @@ def serve(root: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a page closed while a file was still streaming: the browser's problem, not the book's
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
