@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CONTINUOUS = ("toxicity", "similarity", "profanity", "sentiment", "perplexity")
+CONTINUOUS = ("toxicity", "similarity", "profanity", "sentiment", "perplexity", "j")
 BINARY = ("toxic", "flagged", "meaning_kept", "refusal", "fluent", "negative")
 
 
