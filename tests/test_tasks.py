@@ -135,7 +135,12 @@ def test_untrained_systems_are_skipped_with_a_note(tmp_path) -> None:
     from conftest import ROOT
 
     config = load_config(ROOT / "params" / "smoke.yaml")
-    config = config.model_copy(update={"evaluation": config.evaluation.model_copy(update={"systems": ["input", "srllm-full"]})})
+    config = config.model_copy(
+        update={
+            "training": config.training.model_copy(update={"methods": ["qlora"]}),
+            "evaluation": config.evaluation.model_copy(update={"systems": ["input", "srllm-full"]}),
+        }
+    )
     systems, skipped = resolve_systems(config, tmp_path)
     assert [s.name for s in systems] == ["input"]
     assert "not trained" in skipped["srllm-full"]
