@@ -13,9 +13,7 @@ import hashlib
 import importlib.metadata
 import os
 import platform
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -250,11 +248,3 @@ def build_book(run_dir: str | Path, out_dir: str | Path | None = None, log: Any 
     from .book import build
 
     return build(Path(run_dir).resolve(), Path(out_dir) if out_dir else None, log=log)
-
-
-def python() -> str:
-    return sys.executable
-
-
-def remove_run(run_dir: Path) -> None:
-    shutil.rmtree(run_dir, ignore_errors=True)

@@ -8,7 +8,6 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import shutil
@@ -313,10 +312,6 @@ def loss_curves(log_history: list[dict[str, Any]]) -> dict[str, list[tuple[int, 
         "train": [(e["step"], e["loss"]) for e in log_history if "loss" in e],
         "validation": [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e],
     }
-
-
-def load_log_history(path: Path) -> list[dict[str, Any]]:
-    return json.loads(path.read_text())
 
 
 def main(argv: list[str] | None = None) -> None:

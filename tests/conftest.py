@@ -60,3 +60,15 @@ def smoke_book(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     from srllm.book import build
 
     return build(smoke_run, tmp_path_factory.mktemp("book"))
+
+
+def malformed_data_dir(root: Path, relpath: str, content: str | bytes):
+    """A data directory holding one malformed file, its checksum accepted so the parser is reached."""
+    from srllm.datadir import DataDir, sha256_file
+
+    path = root / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    data = DataDir(root)
+    data.verified[relpath] = sha256_file(path)
+    return data

@@ -10,36 +10,28 @@ from pathlib import Path
 import pytest
 
 from srllm.data import PARADETOX, SRLLM_PAIRS, STEREOSET, load_paradetox, load_srllm_pairs, load_stereoset
-from srllm.datadir import DataDir, DataError, sha256_file
+from conftest import malformed_data_dir
+
+from srllm.datadir import DataDir, DataError
 
 SRLLM_HEADER = ",biased_text,dimension,biased_words,aspect,label,Done (x),debiased_text\n"
 GOOD_SRLLM = '0,Old people are slow,ageism,[],Ageism,Slightly Biased,x,Some people are slow\n'
 
 
-def _dir_with(tmp_path: Path, relpath: str, content: str | bytes) -> DataDir:
-    """A data directory holding one malformed file, its checksum accepted so the parser is reached."""
-    path = tmp_path / relpath
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    data = DataDir(tmp_path)
-    data.verified[relpath] = sha256_file(path)
-    return data
-
-
 def test_csv_with_a_broken_quote(tmp_path: Path) -> None:
-    data = _dir_with(tmp_path, SRLLM_PAIRS, SRLLM_HEADER + GOOD_SRLLM + '1,"never closed,toxicity,[],x,Highly Biased,x,fine\n')
+    data = malformed_data_dir(tmp_path, SRLLM_PAIRS, SRLLM_HEADER + GOOD_SRLLM + '1,"never closed,toxicity,[],x,Highly Biased,x,fine\n')
     with pytest.raises(DataError, match=r"train-500-debiased-evaluation.csv: .*(line|row) \d"):
         load_srllm_pairs(data)
 
 
 def test_tsv_with_a_missing_column(tmp_path: Path) -> None:
-    data = _dir_with(tmp_path, PARADETOX, "toxic\tneutral1\nsome toxic text\ta neutral text\n")
+    data = malformed_data_dir(tmp_path, PARADETOX, "toxic\tneutral1\nsome toxic text\ta neutral text\n")
     with pytest.raises(DataError, match=r"paradetox.tsv: missing column"):
         load_paradetox(data)
 
 
 def test_tsv_row_with_too_few_fields(tmp_path: Path) -> None:
-    data = _dir_with(tmp_path, PARADETOX, "toxic\tneutral1\tneutral2\tneutral3\nok\tfine\t\t\nonly toxic here\n")
+    data = malformed_data_dir(tmp_path, PARADETOX, "toxic\tneutral1\tneutral2\tneutral3\nok\tfine\t\t\nonly toxic here\n")
     with pytest.raises(DataError, match=r"paradetox.tsv: row 3"):
         load_paradetox(data)
     records, report = load_paradetox(data, allow_skip=True)
@@ -48,13 +40,13 @@ def test_tsv_row_with_too_few_fields(tmp_path: Path) -> None:
 
 def test_json_lines_with_a_truncated_line(tmp_path: Path) -> None:
     good = '{"type": "intrasentence", "target": "t", "bias_type": "race", "context": "c BLANK", "stereotype": "a", "anti-stereotype": "b", "unrelated": "c"}\n'
-    data = _dir_with(tmp_path, STEREOSET, good + good[:40] + "\n")
+    data = malformed_data_dir(tmp_path, STEREOSET, good + good[:40] + "\n")
     with pytest.raises(DataError, match=r"stereoset_dev_flat.jsonl: line 2: not valid JSON"):
         load_stereoset(data)
 
 
 def test_empty_text_is_named_or_counted(tmp_path: Path) -> None:
-    data = _dir_with(tmp_path, SRLLM_PAIRS, SRLLM_HEADER + GOOD_SRLLM + "1,,toxicity,[],x,Highly Biased,x,fine\n")
+    data = malformed_data_dir(tmp_path, SRLLM_PAIRS, SRLLM_HEADER + GOOD_SRLLM + "1,,toxicity,[],x,Highly Biased,x,fine\n")
     with pytest.raises(DataError, match=r"row 3: empty biased_text"):
         load_srllm_pairs(data)
     records, report = load_srllm_pairs(data, allow_skip=True)
@@ -63,7 +55,7 @@ def test_empty_text_is_named_or_counted(tmp_path: Path) -> None:
 
 def test_text_of_100k_characters_is_named_or_counted(tmp_path: Path) -> None:
     huge = "word " * 20_000
-    data = _dir_with(tmp_path, SRLLM_PAIRS, SRLLM_HEADER + GOOD_SRLLM + f"1,{huge},toxicity,[],x,Highly Biased,x,fine\n")
+    data = malformed_data_dir(tmp_path, SRLLM_PAIRS, SRLLM_HEADER + GOOD_SRLLM + f"1,{huge},toxicity,[],x,Highly Biased,x,fine\n")
     with pytest.raises(DataError, match=r"row 3: biased_text longer than"):
         load_srllm_pairs(data)
     records, report = load_srllm_pairs(data, allow_skip=True)
@@ -71,7 +63,7 @@ def test_text_of_100k_characters_is_named_or_counted(tmp_path: Path) -> None:
 
 
 def test_undecodable_bytes(tmp_path: Path) -> None:
-    data = _dir_with(tmp_path, SRLLM_PAIRS, (SRLLM_HEADER + GOOD_SRLLM).encode() + b"1,caf\xe9 \xff,toxicity,[],x,Highly Biased,x,ok\n")
+    data = malformed_data_dir(tmp_path, SRLLM_PAIRS, (SRLLM_HEADER + GOOD_SRLLM).encode() + b"1,caf\xe9 \xff,toxicity,[],x,Highly Biased,x,ok\n")
     with pytest.raises(DataError, match=r"train-500-debiased-evaluation.csv: undecodable bytes"):
         load_srllm_pairs(data)
 

@@ -3,6 +3,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import malformed_data_dir
 
 from srllm.data import (
     PARADETOX,
@@ -69,19 +70,9 @@ def test_missing_data_directory_is_named(tmp_path: Path) -> None:
         DataDir.resolve(str(tmp_path / "nowhere"))
 
 
-def _unchecked(tmp_path: Path, relpath: str, text: str | bytes) -> DataDir:
-    """A data dir whose file is malformed on purpose (checksum already 'verified' to reach the parser)."""
-    path = tmp_path / relpath
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    data = DataDir(tmp_path)
-    data.verified[relpath] = sha256_file(path)
-    return data
-
-
 def test_malformed_rows_name_file_and_row(tmp_path: Path) -> None:
     header = "toxic\tneutral1\tneutral2\tneutral3\n"
-    data = _unchecked(tmp_path, PARADETOX, header + "ok toxic\tok neutral\t\t\n\tonly neutral\t\t\n")
+    data = malformed_data_dir(tmp_path, PARADETOX, header + "ok toxic\tok neutral\t\t\n\tonly neutral\t\t\n")
     with pytest.raises(DataError, match=r"paradetox.tsv: row 3: empty toxic"):
         load_paradetox(data)
     records, report = load_paradetox(data, allow_skip=True)
@@ -89,10 +80,10 @@ def test_malformed_rows_name_file_and_row(tmp_path: Path) -> None:
 
 
 def test_undecodable_bytes_and_missing_column(tmp_path: Path) -> None:
-    data = _unchecked(tmp_path, PARADETOX, b"toxic\tneutral1\tneutral2\tneutral3\n\xff\xfe bad\tx\t\t\n")
+    data = malformed_data_dir(tmp_path, PARADETOX, b"toxic\tneutral1\tneutral2\tneutral3\n\xff\xfe bad\tx\t\t\n")
     with pytest.raises(DataError, match="undecodable"):
         load_paradetox(data)
-    data = _unchecked(tmp_path / "b", SRLLM_PAIRS, "biased_text,dimension\nx,y\n")
+    data = malformed_data_dir(tmp_path / "b", SRLLM_PAIRS, "biased_text,dimension\nx,y\n")
     with pytest.raises(DataError, match="missing column"):
         load_srllm_pairs(data)
 

@@ -6,7 +6,7 @@ can be re-run alone. One module per step.
 """
 
 from ..io import read_json
-from .common import load_per_example, load_split, read_metrics, sample, step_dir
+from .common import load_per_example, load_split, sample, step_dir
 from .dataset import build_dataset
 from .evaluate import evaluate, load_system, system_models
 from .merge import merge
@@ -15,5 +15,5 @@ from .train import train
 
 __all__ = [
     "build_dataset", "train", "merge", "evaluate", "significance", "load_split", "load_per_example",
-    "load_system", "system_models", "read_json", "read_metrics", "sample", "step_dir",
+    "load_system", "system_models", "read_json", "sample", "step_dir",
 ]  # fmt: skip

@@ -28,10 +28,6 @@ def finish(run_dir: Path, step: str, metrics: dict[str, Any], data: DataDir | No
     return metrics
 
 
-def read_metrics(run_dir: Path, step: str) -> dict[str, Any]:
-    return read_json(Path(run_dir) / step / "metrics.json")
-
-
 def load_split(run_dir: Path, split: str) -> list[dict[str, Any]]:
     path = Path(run_dir) / "dataset" / f"{split}.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line]
