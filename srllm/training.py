@@ -8,6 +8,7 @@ resumes where it stopped.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import shutil
@@ -108,6 +109,44 @@ def step_timer() -> Any:
     return StepTimer()
 
 
+LOSS_STATE = "loss_state.json"  # written into each checkpoint after the trainer's own files: its last file
+
+
+def loss_keeper(trainer: Any, resume: Path | None) -> Any:
+    """A trainer callback that makes the training loss of a resumed run that of an uninterrupted one.
+
+    The trainer sums the loss of the steps of one ``train()`` call only (``_total_loss_scalar``, with
+    the steps since the last log pending in ``_tr_loss``), so a run resumed from a checkpoint would
+    report the mean of the steps after it. This writes that running sum into every checkpoint and puts
+    it back when training resumes, so every later addition happens in the same order and the resumed
+    run's loss log and mean loss equal the uninterrupted run's bit for bit. It reads the trainer's
+    private loss fields (transformers is pinned in constraints.txt).
+    """
+    from transformers import TrainerCallback
+
+    class LossKeeper(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if resume is not None:
+                saved = json.loads((resume / LOSS_STATE).read_text())
+                trainer._total_loss_scalar = saved["total"]
+                trainer._tr_loss = torch.tensor(saved["pending"], device=trainer._tr_loss.device)
+                trainer._globalstep_last_logged = saved["last_logged"]
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if args.should_save:
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                state_now = {"total": trainer._total_loss_scalar, "pending": trainer._tr_loss.item(),
+                             "last_logged": trainer._globalstep_last_logged}  # fmt: skip
+                write_json(folder / LOSS_STATE, state_now)
+
+    return LossKeeper()
+
+
+def mean_training_loss(trainer: Any) -> float:
+    """The mean training loss over all optimizer steps (resumed or not; see ``loss_keeper``)."""
+    return trainer._total_loss_scalar / max(trainer.state.global_step, 1)
+
+
 def median_after_warmup(step_seconds: list[float], warmup: int = WARMUP_STEPS) -> float:
     """Median step time, leaving out the first ``warmup`` steps when there are more."""
     timed = step_seconds[warmup:] if len(step_seconds) > warmup else step_seconds
@@ -122,14 +161,17 @@ def train_method(
     val_records: list[dict[str, Any]],
     out_dir: Path,
     callbacks: list[Any] | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Train one method; save the adapter (or full model) to ``out_dir/model``; return its metrics.
 
+    ``seed`` (default: the study's) seeds the adapter's initialisation, the data order and dropout.
     ``callbacks`` are extra ``transformers.TrainerCallback`` objects (tests use one to watch the weights).
     """
     from trl import SFTConfig, SFTTrainer
 
     t = config.training
+    seed = config.seed if seed is None else seed
     out_dir.mkdir(parents=True, exist_ok=True)
     final_dir = out_dir / "model"
     checkpoints = out_dir / "checkpoints"
@@ -149,8 +191,8 @@ def train_method(
     on_cuda = torch.cuda.is_available()
     args = SFTConfig(
         output_dir=str(checkpoints),
-        seed=config.seed,
-        data_seed=config.seed,
+        seed=seed,
+        data_seed=seed,
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
         per_device_train_batch_size=t.batch_size,
@@ -193,8 +235,9 @@ def train_method(
         processing_class=tokenizer,
         peft_config=peft_config(config, method),
     )
+    resume = _last_checkpoint(checkpoints)
     timer = step_timer()
-    for callback in [timer, *(callbacks or [])]:
+    for callback in [timer, loss_keeper(trainer, resume), *(callbacks or [])]:
         trainer.add_callback(callback)
     # trl casts QLoRA adapters to bfloat16; keep trainable weights in float32 as the authors' code did
     # (fp16 mixed precision needs float32 master weights, and a resumed run must match bit for bit).
@@ -205,11 +248,10 @@ def train_method(
     trainable, total = count_parameters(trainer.model)
     # Memory all weights take (base + adapter; 4-bit packed for QLoRA), before optimizer state and activations.
     weight_mb = weight_memory_mb(trainer.model)
-    resume = _last_checkpoint(checkpoints)
     if resume:
         log.info("resuming %s from %s", method, resume)
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - started
     val = trainer.evaluate()
     if not trainer.is_world_process_zero():
@@ -226,6 +268,7 @@ def train_method(
     step_seconds = median_after_warmup(timer.seconds)
     metrics = {
         "method": method,
+        "seed": seed,
         "optimizer": str(getattr(args.optim, "value", args.optim)),
         "device": device(),
         "processes": trainer.args.world_size,
@@ -233,7 +276,7 @@ def train_method(
         "base_weight_memory_mb": base_weight_mb,
         "optimizer_state_mb": _optimizer_state_mb(trainer),
         "steps": steps,
-        "train_loss": float(result.training_loss),
+        "train_loss": mean_training_loss(trainer),
         "val_loss": float(val["eval_loss"]),
         "train_seconds": seconds,
         "resumed_from": str(resume.name) if resume else None,
@@ -298,12 +341,28 @@ def _count_tokens(trainer: Any) -> int:
 
 
 def _last_checkpoint(checkpoints: Path) -> Path | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete checkpoint; incomplete ones (the worker was killed while saving) are removed.
 
+    The trainer writes a checkpoint's files one by one, then ``loss_keeper`` adds ``loss_state.json``,
+    so a folder where that file is missing or unreadable was cut short: resuming from it would restart
+    the optimizer, the random state or the loss sum and end somewhere else than an uninterrupted run.
+    """
     if not checkpoints.is_dir():
         return None
-    last = get_last_checkpoint(str(checkpoints))
-    return Path(last) if last else None
+    found = sorted(
+        (p for p in checkpoints.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
+    while found:
+        newest = found.pop()
+        try:
+            json.loads((newest / "trainer_state.json").read_text())
+            json.loads((newest / LOSS_STATE).read_text())
+            return newest
+        except (OSError, ValueError):
+            log.warning("removing incomplete checkpoint %s", newest)
+            shutil.rmtree(newest, ignore_errors=True)
+    return None
 
 
 def loss_curves(log_history: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
@@ -315,7 +374,7 @@ def loss_curves(log_history: list[dict[str, Any]]) -> dict[str, list[tuple[int, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Training worker: ``python -m srllm.training --params P --run-dir R --method M``.
+    """Training worker: ``python -m srllm.training --params P --run-dir R --method M [--name N --seed S]``.
 
     The train step runs each method in its own process (or several, under ``accelerate launch``),
     so that each method's peak memory is its own and data-parallel training needs no other code.
@@ -330,6 +389,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", required=True)
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--method", required=True)
+    parser.add_argument("--name", help="output folder under train/ (default: the method)")
+    parser.add_argument("--seed", type=int, help="training seed (default: the study's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = load_config(args.params)
@@ -337,7 +398,9 @@ def main(argv: list[str] | None = None) -> None:
     base = resolve_base_model(config.model, config.seed)
     train_rows = sample(load_split(run_dir, "train"), config.training.train_samples, config.seed, "train")
     val_rows = sample(load_split(run_dir, "validation"), config.training.val_samples, config.seed, "val")
-    train_method(config, args.method, base, train_rows, val_rows, run_dir / "train" / args.method)
+    # The data sample is the study's whatever the training seed: seeds differ in training only.
+    out_dir = run_dir / "train" / (args.name or args.method)
+    train_method(config, args.method, base, train_rows, val_rows, out_dir, seed=args.seed)
 
 
 if __name__ == "__main__":

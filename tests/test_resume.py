@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,9 @@ def _prepare(tmp: Path, name: str, data_dir) -> tuple[Path, Path]:
     params = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
     params["run_name"] = name
     # One epoch of 6 steps (24 records, batch 4, nothing truncated away); the kill lands mid-epoch.
-    params["training"].update({"max_steps": 6, "save_steps": 2, "eval_steps": 3, "train_samples": 24, "max_length": 512})
+    # Losses are logged every 3 steps, so a checkpoint holds losses not yet logged.
+    params["training"].update({"max_steps": 6, "save_steps": 2, "eval_steps": 3, "logging_steps": 3, "train_samples": 24,
+                               "max_length": 512})  # fmt: skip
     params_path = tmp / f"{name}.yaml"
     params_path.write_text(yaml.safe_dump(params))
     run_dir = tmp / name
@@ -58,11 +61,24 @@ def test_killed_training_resumes_to_the_same_adapter(tmp_path: Path, data_dir) -
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (run_dir / "train" / "qlora" / "model").exists()
+    # A kill while the trainer writes a checkpoint leaves a folder without trainer_state.json (written
+    # last): plant one beyond the real ones; resuming from it would restart the optimizer.
+    checkpoints = run_dir / "train" / "qlora" / "checkpoints"
+    cut_short = checkpoints / "checkpoint-5"
+    cut_short.mkdir()
+    shutil.copy(checkpoints / "checkpoint-4" / "adapter_model.safetensors", cut_short)
 
     resumed = subprocess.run(_command(params, run_dir), check=True, env=env, capture_output=True, text=True)
     assert "resuming qlora from" in resumed.stdout + resumed.stderr
     metrics = json.loads((run_dir / "train" / "qlora" / "train_metrics.json").read_text())
     assert metrics["resumed_from"] in ("checkpoint-2", "checkpoint-4")
+    assert "removing incomplete checkpoint" in resumed.stdout + resumed.stderr
+    # The mean training loss and the loss log cover every step, not only those after the checkpoint.
+    reference_metrics = json.loads((reference_dir / "train" / "qlora" / "train_metrics.json").read_text())
+    assert metrics["train_loss"] == reference_metrics["train_loss"]
+    losses = [[(e["step"], e.get("loss"), e.get("eval_loss")) for e in json.loads((d / "train" / "qlora" / "log_history.json").read_text())]
+              for d in (reference_dir, run_dir)]  # fmt: skip
+    assert losses[0] == losses[1]
     reference, result = _adapter(reference_dir), _adapter(run_dir)
     assert reference.keys() == result.keys()
     for key in reference:
