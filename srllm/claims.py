@@ -39,6 +39,12 @@ def _reference(metrics: dict[str, Any]) -> str | None:
     return _get(metrics, "significance", "inhouse", "reference_system")
 
 
+def _seed_note(metrics: dict[str, Any], metric: str, other: str) -> str:
+    """A note "(significant in k of n training seeds)" where the run trained several seeds, else nothing."""
+    r = _get(metrics, "significance", "seed_spread", "inhouse", "tests", metric, other)
+    return f" (significant in {r['significant_in']} of {r['n_seeds']} training seeds)" if r else ""
+
+
 def moderation_claim(metrics: dict[str, Any]) -> Claim:
     ref = _reference(metrics)
     paper = "content-moderation score ~57% on unsafe inputs -> ~5.9% on SR-LLM outputs"
@@ -49,6 +55,7 @@ def moderation_claim(metrics: dict[str, Any]) -> Claim:
     test = _get(metrics, "significance", "inhouse", "flagged", "input") or {}
     p = test.get("p_holm")
     ours = f"flagged by a toxicity signal: {_pct(before)} of inputs -> {_pct(after)} of {ref} rewrites (McNemar, Holm p = {p:.2g})" if p is not None else f"{_pct(before)} -> {_pct(after)}"
+    ours += _seed_note(metrics, "flagged", "input")
     significant = p is not None and p < ALPHA and after < before
     halved = before > 0 and after <= 0.5 * before
     verdict = "reproduced" if significant and halved else "not reproduced"
@@ -93,7 +100,7 @@ def baseline_claim(metrics: dict[str, Any], kind: str, systems: tuple[str, ...])
         text = f"vs {system}: J difference {r['mean_difference']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}], Holm p = {r['p_holm']:.2g}"
         if t:
             text += f" (toxicity difference {t['mean_difference']:+.3f})"
-        parts.append(text)
+        parts.append(text + _seed_note(metrics, "j", system))
         wins.append(r["mean_difference"] > 0 and r["p_holm"] < ALPHA)
     verdict = "reproduced" if all(wins) else "not reproduced"
     return Claim(claim, paper, "; ".join(parts), verdict, "rule: higher joint score J (non-toxic x meaning kept x fluent) than every such system on the in-house set, Holm-corrected paired test significant")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,6 +105,19 @@ class TrainingConfig(_Section):
         1, gt=0, description="Data-parallel processes (accelerate launch) per method; effective batch = batch_size * N."
     )
     best_checkpoint: bool = Field(False, description="Keep the checkpoint with the lowest validation loss, else the last.")
+    seeds: list[int] = Field(
+        default_factory=list,
+        description="Further training seeds: every method is trained again with each (same data, another "
+        "initialisation, order and dropout) and evaluated as srllm-<method>-seed<N>; the significance step "
+        "reports the spread across all seeds (the study's seed first).",
+    )
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_distinct(cls, seeds: list[int]) -> list[int]:
+        if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise ValueError(f"the further training seeds must be distinct and non-negative, got {seeds}")
+        return seeds
 
     @model_validator(mode="after")
     def _best_needs_evaluated_checkpoints(self) -> "TrainingConfig":
@@ -188,6 +202,15 @@ class EvaluationConfig(_Section):
     bootstrap_resamples: int = Field(2000, ge=100)
 
 
+@dataclass(frozen=True)
+class TrainedModel:
+    """One trained model: ``name`` is its folder under train/ and merge/ and, after "srllm-", its system."""
+
+    name: str
+    method: str
+    seed: int
+
+
 class StudyConfig(_Section):
     run_name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Outputs go to runs/<run_name>/.")
     seed: int = Field(0, ge=0)
@@ -216,7 +239,18 @@ class StudyConfig(_Section):
             raise ValueError("training.methods has 'qlora' but quantization.load_in_4bit is false")
         if self.lora.alpha <= 0 or self.lora.r <= 0:
             raise ValueError("lora.r and lora.alpha must be positive")
+        if self.seed in self.training.seeds:
+            raise ValueError(
+                f"training.seeds {self.training.seeds} lists the study's seed {self.seed}, which every method is "
+                "trained with already: list only the further seeds"
+            )
         return self
+
+    def trained_models(self) -> list["TrainedModel"]:
+        """Every model the train step trains: each method with the study's seed, then with each further seed."""
+        runs = [TrainedModel(method, method, self.seed) for method in self.training.methods]
+        runs += [TrainedModel(f"{m}-seed{s}", m, s) for s in self.training.seeds for m in self.training.methods]
+        return runs
 
     # -- derived values -------------------------------------------------------------------------
     def section_hash(self, *sections: str) -> str:

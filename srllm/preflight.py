@@ -98,7 +98,8 @@ def estimate_resources(config: StudyConfig, arch: dict[str, Any]) -> Estimate:
     }
     runtime = 1.5 * GiB  # python, torch, the notebook kernel, the judge's embedding model
     memory = max(per_method[m] for m in t.methods) + activations + runtime
-    merged = sum(n * 4.0 for m in t.methods if m in ("qlora", "lora", "full"))
+    models_per_method = 1 + len(t.seeds)  # each further training seed trains every method again
+    merged = models_per_method * sum(n * 4.0 for m in t.methods if m in ("qlora", "lora", "full"))
     checkpoints = 2 * n * 12.0 if "full" in t.methods else 0.0
     disk = merged + checkpoints + 0.5 * GiB
     return Estimate(memory / GiB, disk / GiB, {"parameters": float(n), "activations_gib": activations / GiB})

@@ -51,8 +51,8 @@ def training_table(metrics: dict[str, Any]) -> pd.DataFrame:
     keys = ("steps", "train_loss", "val_loss", "seconds_per_step", "tokens_per_s", "trainable_params",
             "total_params", "saved_size_mb", "optimizer")  # fmt: skip
     methods = {k: v for k, v in metrics.items() if isinstance(v, dict) and "method" in v}
-    table = pd.DataFrame({m: {k: v.get(k) for k in keys} for m, v in methods.items()}).T
-    table.index.name = "method"
+    table = pd.DataFrame({m: {k: v.get(k) for k in ("seed", *keys)} for m, v in methods.items()}).T
+    table.index.name = "model"
     return table
 
 
@@ -78,7 +78,7 @@ def loss_figure(run_dir: Path, methods: list[str]) -> plt.Figure:
 def significance_table(metrics: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for task, results in metrics.items():
-        if task == "group_disparity":
+        if task in ("group_disparity", "seed_spread"):
             continue
         reference = results.get("reference_system")
         for metric, by_system in results.items():
@@ -108,6 +108,53 @@ def significance_figure(metrics: dict[str, Any], task: str, metric: str) -> plt.
     ax.set_yticks(range(len(others)), [f"vs {o}" for o in others])
     reference = metrics[task].get("reference_system", "SR-LLM")
     ax.set(xlabel=f"difference in mean {metric} ({reference} minus other)", title=f"{task}: {metric}, paired 95% CI")
+    fig.tight_layout()
+    return fig
+
+
+def seed_results_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Each task-level result of SR-LLM per training seed, with its mean, sd and range across seeds."""
+    rows = []
+    for task, spread in metrics.get("seed_spread", {}).items():
+        for result, r in spread["results"].items():
+            rows.append({"task": task, "result": result, "seeds": r["n_seeds"], "mean": r["mean"], "sd": r["sd"],
+                         "min": r["min"], "max": r["max"],
+                         **{f"seed {s}": v for s, v in r["per_seed"].items()}})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def seed_tests_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Each paired test of SR-LLM against another system, repeated per training seed: how often it holds."""
+    rows = []
+    for task, spread in metrics.get("seed_spread", {}).items():
+        for metric, by_other in spread["tests"].items():
+            for other, r in by_other.items():
+                d = r["mean_difference"]
+                same = "n/a" if r["same_direction_in"] is None else f"{r['same_direction_in']} of {r['n_seeds']}"
+                rows.append(
+                    {"task": task, "metric": metric, "other": other, "difference (mean)": d["mean"],
+                     "difference (sd)": d["sd"], "difference (min)": d["min"], "difference (max)": d["max"],
+                     "significant (Holm p < 0.05)": f"{r['significant_in']} of {r['n_seeds']}",
+                     "same direction as the study's seed": same,
+                     "largest p (Holm)": max(r["p_holm"].values())}  # fmt: skip
+                )
+    return pd.DataFrame(rows)
+
+
+def seed_figure(metrics: dict[str, Any], task: str, metric: str) -> plt.Figure:
+    """SR-LLM minus each other system on one metric, one dot per training seed (the study's seed ringed)."""
+    tests = metrics["seed_spread"][task]["tests"][metric]
+    systems = metrics["seed_spread"][task]["systems"]
+    study_seed = next(iter(systems))
+    fig, ax = plt.subplots(figsize=(6, 0.6 * len(tests) + 1.5))
+    for row, (other, r) in enumerate(tests.items()):
+        per_seed = r["mean_difference"]["per_seed"]
+        ax.scatter(list(per_seed.values()), [row] * len(per_seed), color="C0", alpha=0.7)
+        ax.scatter([per_seed[study_seed]], [row], facecolors="none", edgecolors="C3", s=140, linewidths=1.5)
+    ax.axvline(0, color="grey", linestyle=":")
+    ax.set_yticks(range(len(tests)), [f"vs {o}" for o in tests])
+    ax.set(xlabel=f"difference in mean {metric} (SR-LLM minus other)",
+           title=f"{task}: {metric} across {len(systems)} training seeds (ringed: seed {study_seed})")  # fmt: skip
     fig.tight_layout()
     return fig
 

@@ -25,9 +25,10 @@ QLORA_WEIGHT_SHARE_LIMIT = 0.40
 
 
 def method_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The per-method entries of a train step's metrics, in the order of ``METHOD_NAMES``."""
+    """The per-method entries of a train step's metrics (the study's seed), in the order of ``METHOD_NAMES``."""
     order = list(METHOD_NAMES)
-    found = [k for k, v in metrics.items() if isinstance(v, dict) and "method" in v]
+    # Models trained with further seeds (<method>-seed<N>) cost the same as their method: left out.
+    found = [k for k, v in metrics.items() if isinstance(v, dict) and v.get("method") == k]
     return {k: metrics[k] for k in sorted(found, key=lambda k: order.index(k) if k in order else len(order))}
 
 

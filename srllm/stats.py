@@ -133,3 +133,16 @@ def group_disparity(frame: pd.DataFrame, score: str, flag: str | None, resamples
         else:
             result["chi2_p"] = None  # every item has the same flag: nothing to test
     return result
+
+
+def spread(values: dict[int, float]) -> dict[str, Any]:
+    """Mean, sample standard deviation and range of one result across training seeds."""
+    array = np.array(list(values.values()), dtype=float)
+    return {
+        "per_seed": {str(seed): float(v) for seed, v in values.items()},
+        "n_seeds": int(array.size),
+        "mean": float(array.mean()),
+        "sd": float(array.std(ddof=1)) if array.size > 1 else 0.0,
+        "min": float(array.min()),
+        "max": float(array.max()),
+    }

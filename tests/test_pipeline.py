@@ -25,14 +25,15 @@ def test_smoke_run_produces_every_artifact(smoke_run: Path) -> None:
     assert metrics["dataset"]["n_pairs"] > 0
     assert metrics["merge"]["max_abs_logit_diff"] < 1e-4
     evaluate = metrics["evaluate"]
-    # The smoke run trains all four methods, so every system is evaluated.
-    trained = {"srllm-qlora", "srllm-lora", "srllm-prefix", "srllm-full"}
+    # The smoke run trains all four methods with seeds 0 and 1, so every system is evaluated twice over.
+    trained = {f"srllm-{m}{suffix}" for m in ("qlora", "lora", "prefix", "full") for suffix in ("", "-seed1")}
     rewriters = {"input", "lexicon_delete", "base", "base_fewshot"} | trained
     models = {"base"} | trained
     assert not evaluate["skipped_systems"]
     for method in ("qlora", "lora", "prefix", "full"):
         assert {"tokens_per_s", "peak_rss_mb", "trainable_params"} <= set(metrics["train"][method])
-    assert set(metrics["merge"]["by_method"]) == {"qlora", "lora"}
+        assert (metrics["train"][method]["seed"], metrics["train"][f"{method}-seed1"]["seed"]) == (0, 1)
+    assert set(metrics["merge"]["by_method"]) == {"qlora", "lora", "qlora-seed1", "lora-seed1"}
     assert set(evaluate["inhouse"]) == rewriters
     for system in rewriters:
         assert {"toxicity_rate", "moderation_score", "knowledge_retention", "perplexity", "J", "refusal_rate"} <= set(
@@ -48,6 +49,22 @@ def test_smoke_run_produces_every_artifact(smoke_run: Path) -> None:
     assert set(evaluate["bold"]) == set(evaluate["crows_pairs"]) == models
     toxicity = metrics["significance"]["inhouse"]["toxicity"]["base"]
     assert 0.0 <= toxicity["p_value"] <= 1.0 and toxicity["ci_low"] <= toxicity["ci_high"]
+    # Another seed trains another adapter from the same data.
+    from safetensors.torch import load_file
+
+    adapters = [load_file(smoke_run / "train" / name / "model" / "adapter_model.safetensors") for name in ("qlora", "qlora-seed1")]
+    assert adapters[0].keys() == adapters[1].keys()
+    assert any(not (adapters[0][k] == adapters[1][k]).all() for k in adapters[0])
+    # Further seeds are not in the family of tests: they are the spread beside it.
+    assert not any("seed" in other for other in metrics["significance"]["inhouse"]["toxicity"])
+    spread = metrics["significance"]["seed_spread"]["inhouse"]
+    assert spread["systems"] == {"0": "srllm-qlora", "1": "srllm-qlora-seed1"}
+    j = spread["results"]["J"]
+    assert j["n_seeds"] == 2 and j["min"] <= j["mean"] <= j["max"]
+    assert j["per_seed"] == {"0": evaluate["inhouse"]["srllm-qlora"]["J"], "1": evaluate["inhouse"]["srllm-qlora-seed1"]["J"]}
+    test = spread["tests"]["toxicity"]["base"]
+    assert set(test["p_holm"]) == {"0", "1"} and 0 <= test["significant_in"] <= 2
+    assert test["p_holm"]["0"] == toxicity["p_holm"]
 
     manifest = read_json(smoke_run / "manifest.json")
     assert manifest["params"]["run_name"] == "smoke"

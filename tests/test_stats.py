@@ -60,3 +60,12 @@ def test_group_disparity_finds_a_planted_gap() -> None:
     assert result["largest_gap"] == pytest.approx(0.4, abs=0.05)
     same = group_disparity(frame.assign(group="a"), "toxicity", "toxic", resamples=100, seed=0)
     assert same["groups"] == 1 and "note" in same
+
+
+def test_spread_across_seeds() -> None:
+    from srllm.stats import spread
+
+    result = spread({0: 1.0, 1: 3.0, 2: 2.0})
+    assert result["per_seed"] == {"0": 1.0, "1": 3.0, "2": 2.0}
+    assert (result["n_seeds"], result["mean"], result["min"], result["max"]) == (3, 2.0, 1.0, 3.0)
+    assert result["sd"] == pytest.approx(1.0)  # sample standard deviation (ddof=1)

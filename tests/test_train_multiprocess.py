@@ -9,15 +9,18 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from srllm.config import load_config
+from srllm.config import TrainedModel, load_config
 from srllm.steps.train import train, worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_worker_command_launches_processes() -> None:
-    assert "accelerate.commands.launch" not in worker_command(Path("p.yaml"), Path("r"), "qlora", 1)
-    command = worker_command(Path("p.yaml"), Path("r"), "qlora", 8)
+    seeded = TrainedModel("qlora-seed3", "qlora", 3)
+    single = worker_command(Path("p.yaml"), Path("r"), seeded, 1)
+    assert "accelerate.commands.launch" not in single
+    assert single[single.index("--name") + 1] == "qlora-seed3" and single[single.index("--seed") + 1] == "3"
+    command = worker_command(Path("p.yaml"), Path("r"), seeded, 8)
     assert command[command.index("--num_processes") + 1] == "8"
     assert "--multi_gpu" in command and "--cpu" not in command  # --cpu would start a single process
 

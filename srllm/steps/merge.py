@@ -20,12 +20,13 @@ def merge(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     # Real inputs: held-out unsafe texts with their safe rewrites.
     probes = [f"{r['input']}\n{r['output']}" for r in test_rows]
     metrics: dict[str, Any] = {"by_method": {}}
-    for method in config.training.methods:
-        if method not in MERGEABLE:
+    for trained in config.trained_models():
+        if trained.method not in MERGEABLE:
             continue  # prefix tuning is evaluated unmerged; full fine-tuning has nothing to merge
-        adapter = Path(run_dir) / "train" / method / "model"
-        quant = config.quantization if method == "qlora" else None
-        metrics["by_method"][method] = merge_adapter(base, adapter, step_dir(run_dir, "merge") / method, probes, quant)
+        adapter = Path(run_dir) / "train" / trained.name / "model"
+        quant = config.quantization if trained.method == "qlora" else None
+        out = step_dir(run_dir, "merge") / trained.name
+        metrics["by_method"][trained.name] = merge_adapter(base, adapter, out, probes, quant)
     diffs = [m["max_abs_logit_diff"] for m in metrics["by_method"].values()]
     metrics["max_abs_logit_diff"] = max(diffs) if diffs else None
     return finish(run_dir, "merge", metrics)

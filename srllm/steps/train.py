@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import StudyConfig
+from ..config import StudyConfig, TrainedModel
 from ..io import read_json
 from ..monitor import PeakMemory
 from .common import finish, load_split, sample
@@ -17,7 +17,7 @@ from .common import finish, load_split, sample
 log = logging.getLogger(__name__)
 
 
-def worker_command(params_path: Path, run_dir: Path, method: str, num_processes: int) -> list[str]:
+def worker_command(params_path: Path, run_dir: Path, trained: TrainedModel, num_processes: int) -> list[str]:
     """The command that trains one method: plain Python, or ``accelerate launch`` for several processes.
 
     Several processes are data-parallel (DDP): each holds a copy of the model and takes its own batch of
@@ -26,7 +26,8 @@ def worker_command(params_path: Path, run_dir: Path, method: str, num_processes:
     backend (``--cpu`` instead would start one process and leave the rest to MPI). On a machine with
     8 GPUs, ``training.num_processes: 8`` gives ``accelerate launch --multi_gpu --num_processes 8``.
     """
-    worker = ["-m", "srllm.training", "--params", str(params_path), "--run-dir", str(run_dir), "--method", method]
+    worker = ["-m", "srllm.training", "--params", str(params_path), "--run-dir", str(run_dir),
+              "--method", trained.method, "--name", trained.name, "--seed", str(trained.seed)]  # fmt: skip
     if num_processes == 1:
         return [sys.executable, *worker]
     return [
@@ -48,7 +49,7 @@ def _run_forwarding_output(command: list[str]) -> int:
 
 
 def train(config: StudyConfig, run_dir: Path, params_path: str | Path) -> dict[str, Any]:
-    """Train every configured method on the training split; return per-method metrics."""
+    """Train every configured method (with every seed) on the training split; return metrics per model."""
     from ..models import resolve_base_model
 
     run_dir = Path(run_dir)
@@ -56,14 +57,15 @@ def train(config: StudyConfig, run_dir: Path, params_path: str | Path) -> dict[s
     n_train = len(sample(load_split(run_dir, "train"), config.training.train_samples, config.seed, "train"))
     n_val = len(sample(load_split(run_dir, "validation"), config.training.val_samples, config.seed, "val"))
     metrics: dict[str, Any] = {"base_model": str(base), "train_records": n_train, "val_records": n_val}
-    for method in config.training.methods:
-        log.info("training %s on %d records (%d process(es))", method, n_train, config.training.num_processes)
-        command = worker_command(Path(params_path).resolve(), run_dir.resolve(), method, config.training.num_processes)
+    for trained in config.trained_models():
+        log.info("training %s (seed %d) on %d records (%d process(es))", trained.name, trained.seed, n_train,
+                 config.training.num_processes)  # fmt: skip
+        command = worker_command(Path(params_path).resolve(), run_dir.resolve(), trained, config.training.num_processes)
         with PeakMemory() as memory:
             returncode = _run_forwarding_output(command)
         if returncode != 0:
-            raise RuntimeError(f"training {method} failed (exit code {returncode}): {' '.join(command)}")
-        result = read_json(run_dir / "train" / method / "train_metrics.json")
+            raise RuntimeError(f"training {trained.name} failed (exit code {returncode}): {' '.join(command)}")
+        result = read_json(run_dir / "train" / trained.name / "train_metrics.json")
         result["peak_rss_mb"] = memory.peak_mb
-        metrics[method] = result
+        metrics[trained.name] = result
     return finish(run_dir, "train", metrics)

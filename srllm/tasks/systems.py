@@ -4,7 +4,8 @@
 - ``lexicon_delete``: rule-based, deletes every word of a toxicity lexicon (below);
 - ``base``: the base chat model, zero-shot with the debiasing instruction;
 - ``base_fewshot``: the same with k training pairs as earlier chat turns;
-- ``srllm-<method>``: the fine-tuned models (qlora/lora/full merged, prefix as an unmerged adapter).
+- ``srllm-<method>``: the fine-tuned models (qlora/lora/full merged, prefix as an unmerged adapter),
+  followed by ``srllm-<method>-seed<N>`` for each of ``training.seeds``.
 
 A trained system the run did not train is skipped with a note (``skipped_systems``), not an error.
 Rewrite tasks use every system; continuation and likelihood tasks need a language model of its
@@ -62,10 +63,12 @@ def resolve_systems(config: StudyConfig, run_dir: Path) -> tuple[list[System], d
             if method not in config.training.methods:
                 skipped[name] = f"not trained in this run (training.methods: {config.training.methods})"
                 continue
-            folder = run_dir / "merge" / method if method in MERGEABLE else run_dir / "train" / method / "model"
-            if not folder.is_dir():
-                raise FileNotFoundError(f"{name}: trained but its model folder {folder} is missing; rerun train/merge")
-            systems.append(System(name, "lm", folder))
+            # The method as trained with the study's seed, then with each of training.seeds.
+            for trained in (t for t in config.trained_models() if t.method == method):
+                folder = run_dir / "merge" / trained.name if method in MERGEABLE else run_dir / "train" / trained.name / "model"
+                if not folder.is_dir():
+                    raise FileNotFoundError(f"srllm-{trained.name}: trained but its model folder {folder} is missing; rerun train/merge")
+                systems.append(System(f"srllm-{trained.name}", "lm", folder))
     return systems, skipped
 
 
