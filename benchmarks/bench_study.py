@@ -5,10 +5,14 @@
 1. Measures this machine's matrix-product peak (torch.mm, float32 and bfloat16, medians after a
    warm-up) in this process.
 2. Prints each stage's wall time from the run's manifest (and the book build's, if recorded).
-3. Times the model-bound kernels of the study on the run's base model, on the same inputs:
-   likelihood scoring (StereoSet sentences), generation (rewrites), and a training step, and
-   reports achieved GFLOP/s (2 x parameters per token forward, 6 x for forward+backward) as a
-   share of the measured peak for the dtype used.
+3. Prints each evaluation task's wall time (all systems together) from the run's metrics.
+4. Times the model-bound kernels of the study on the run's base model in float32 and bfloat16, on
+   the same inputs: likelihood scoring (StereoSet sentences) and generation (rewrites at the run's
+   batch size); takes the training steps' times from the run itself; and reports achieved GFLOP/s
+   (2 x parameters per token forward; 4 x for a training step on a frozen base, 6 x for full
+   fine-tuning) as a share of the measured peak for that dtype.
+5. Profiles two QLoRA training steps and prints the share of CPU time per kind of operator, which
+   says why a step stays below the matrix-product peak.
 
 Numbers are medians of a few repeats; the machine is shared, so read ratios, not absolutes.
 """
@@ -53,52 +57,123 @@ def _median_seconds(fn, repeats: int = 3) -> float:
 
 
 def model_bound(run_dir: Path, items: int) -> list[dict]:
+    """Likelihood scoring and generation on the run's base model in float32 and bfloat16, and the run's
+    own training steps (from its train metrics), as FLOP counts over seconds."""
     from srllm.config import load_config
     from srllm.data import load_stereoset
     from srllm.datadir import DataDir
-    from srllm.generation import generate_rewrites
+    from srllm.generation import generate_rewrites, rewrite_prompt
     from srllm.models import load_causal_lm, load_tokenizer, resolve_base_model
     from srllm.scoring import continuation_logprobs
+    from srllm.training import training_dtype
 
     config = load_config(run_dir / "params.yaml")
     base = resolve_base_model(config.model, config.seed)
-    model, tokenizer = load_causal_lm(base), load_tokenizer(base)
-    n_params = sum(p.numel() for p in model.parameters())
+    tokenizer = load_tokenizer(base)
     data = DataDir.resolve(config.data_dir)
     sentences = [i["stereotype"] for i in load_stereoset(data)[:items]]
-    rows = []
-
-    tokens = sum(len(tokenizer(s, add_special_tokens=False).input_ids) + 1 for s in sentences)
-    seconds = _median_seconds(lambda: continuation_logprobs(model, tokenizer, [""] * len(sentences), sentences, batch_size=config.evaluation.score_batch_size, progress=False))
-    rows.append({"stage": "evaluate: likelihood scoring", "dtype": "float32", "tokens": tokens, "seconds": seconds, "flops": 2 * n_params * tokens})
-
-    prompts = sentences[: min(items, 32)]
+    prompts = sentences[: config.generation.batch_size]
     generation = config.generation.model_copy(update={"max_new_tokens": 32})
-    outputs: list[str] = []
-    seconds = _median_seconds(lambda: outputs.__setitem__(slice(None), generate_rewrites(model, tokenizer, prompts, generation)), repeats=2)
-    new_tokens = sum(len(tokenizer(o, add_special_tokens=False).input_ids) + 1 for o in outputs)
-    rows.append({"stage": "evaluate: generation", "dtype": "float32", "tokens": new_tokens, "seconds": seconds, "flops": 2 * n_params * new_tokens})
+    rows = []
+    for dtype in ("float32", "bfloat16"):
+        model = load_causal_lm(base, dtype=dtype)
+        n_params = sum(p.numel() for p in model.parameters())
+        tokens = sum(len(tokenizer(s, add_special_tokens=False).input_ids) + 1 for s in sentences)
+        seconds = _median_seconds(lambda: continuation_logprobs(model, tokenizer, [""] * len(sentences), sentences, batch_size=config.evaluation.score_batch_size, progress=False))
+        rows.append({"stage": "evaluate: likelihood scoring", "dtype": dtype, "tokens": tokens, "seconds": seconds, "flops": 2 * n_params * tokens})
 
-    batch = tokenizer(sentences[: config.training.batch_size], return_tensors="pt", padding=True)
+        outputs: list[str] = []
+        seconds = _median_seconds(lambda: outputs.__setitem__(slice(None), generate_rewrites(model, tokenizer, prompts, generation, progress=False)), repeats=2)
+        # Every prompt token goes through the model once (prefill), then every new token.
+        prompt_tokens = sum(len(tokenizer(rewrite_prompt(tokenizer, p), add_special_tokens=False).input_ids) for p in prompts)
+        new_tokens = sum(len(tokenizer(o, add_special_tokens=False).input_ids) + 1 for o in outputs)
+        rows.append({"stage": f"evaluate: generation (batch {len(prompts)})", "dtype": dtype, "tokens": prompt_tokens + new_tokens,
+                     "seconds": seconds, "flops": 2 * n_params * (prompt_tokens + new_tokens)})  # fmt: skip
+
+    # Training: the run's own optimizer steps. A frozen base (QLoRA, LoRA, prefix) needs the forward
+    # pass (2 FLOP per parameter and token) and the backward pass to the activations (2 more); full
+    # fine-tuning adds the weight gradients (6 in all).
+    train = json.loads((run_dir / "train" / "metrics.json").read_text())
+    for name, m in train.items():
+        if not isinstance(m, dict) or "median_step_seconds" not in m:
+            continue
+        per_token = 6 if m["method"] == "full" else 4
+        rows.append({"stage": f"train: {name} step (from the run)", "dtype": training_dtype(config), "tokens": int(m["tokens_per_step"]),
+                     "seconds": m["median_step_seconds"], "flops": per_token * n_params * m["tokens_per_step"]})  # fmt: skip
+    return rows
+
+
+# Where a QLoRA training step's CPU time goes, by operator (torch.profiler's self time).
+OP_GROUPS = {
+    "matrix products": ("aten::mm", "aten::bmm", "aten::addmm", "aten::matmul", "aten::linear"),
+    "attention kernel": ("aten::_scaled_dot_product", "aten::_softmax", "aten::_safe_softmax"),
+    "dropout random numbers": ("aten::bernoulli",),
+    "dtype conversions": ("aten::copy_", "aten::_to_copy", "aten::to"),
+    "4-bit dequantization": ("bitsandbytes::",),
+    "log-softmax over the vocabulary": ("aten::_log_softmax", "aten::log_softmax", "aten::nll_loss"),
+}
+
+
+def training_profile(run_dir: Path, steps: int = 2) -> dict[str, float]:
+    """Share of a QLoRA training step's CPU time per operator group, on the run's model and settings."""
+    from peft import get_peft_model, prepare_model_for_kbit_training
+    from torch.profiler import ProfilerActivity, profile
+
+    from srllm.config import load_config
+    from srllm.models import load_causal_lm, load_tokenizer, resolve_base_model
+    from srllm.prompts import training_example
+    from srllm.steps.common import load_split
+    from srllm.training import keep_4bit_weights_fixed, peft_config, training_dtype
+
+    config = load_config(run_dir / "params.yaml")
+    t = config.training
+    base = resolve_base_model(config.model, config.seed)
+    tokenizer = load_tokenizer(base)
+    model = load_causal_lm(base, quantization=config.quantization, attn_implementation=t.attn_implementation)
+    model = get_peft_model(prepare_model_for_kbit_training(model, use_gradient_checkpointing=False), peft_config(config, "qlora"))
+    for param in model.parameters():
+        if param.requires_grad:
+            param.data = param.data.float()
+    keep_4bit_weights_fixed(model)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    rows = load_split(run_dir, "train")[: t.batch_size * (steps + 1)]
+    texts = []
+    for row in rows:
+        example = training_example(row)
+        prompt = tokenizer.apply_chat_template(example["prompt"], tokenize=False, add_generation_prompt=True)
+        texts.append(prompt + example["completion"][0]["content"])
+    autocast = training_dtype(config) == "bfloat16"
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
 
-    def step() -> None:
-        loss = model(**batch, labels=batch["input_ids"]).loss
+    def step(i: int) -> None:
+        batch = tokenizer(texts[i * t.batch_size : (i + 1) * t.batch_size], return_tensors="pt", padding=True,
+                          truncation=True, max_length=t.max_length)  # fmt: skip
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = model(**batch, labels=batch["input_ids"]).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
 
-    seconds = _median_seconds(step)
-    tokens = int(batch["attention_mask"].sum())
-    rows.append({"stage": "train: full-precision step", "dtype": "float32", "tokens": tokens, "seconds": seconds, "flops": 6 * n_params * tokens})
-    return rows
+    step(0)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for i in range(1, steps + 1):
+            step(i)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    shares = {group: 0.0 for group in OP_GROUPS}
+    for event in events:
+        group = next((g for g, prefixes in OP_GROUPS.items() if event.key.startswith(prefixes)), None)
+        if group is not None:
+            shares[group] += event.self_cpu_time_total / total
+    shares["everything else (elementwise ops, autograd, optimizer)"] = 1.0 - sum(shares.values())
+    return shares
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--items", type=int, default=64)
+    parser.add_argument("--no-profile", action="store_true", help="skip the training-step profile")
     args = parser.parse_args()
     peaks = {"float32": matmul_peak(torch.float32), "bfloat16": matmul_peak(torch.bfloat16)}
     print(f"torch threads: {torch.get_num_threads()}")
@@ -116,6 +191,16 @@ def main() -> None:
         total += seconds
         print(f"  {'book':<14} {seconds:>8.1f} s")
     print(f"  {'total':<14} {total:>8.1f} s")
+    evaluated = json.loads((args.run_dir / "evaluate" / "metrics.json").read_text())
+    by_task: dict[str, float] = {}
+    for seconds_by_task in evaluated["timings_seconds"].values():
+        for task, seconds in seconds_by_task.items():
+            by_task[task] = by_task.get(task, 0.0) + seconds
+    print(f"\nevaluation tasks (all systems, models in {evaluated.get('dtype', 'float32')}):")
+    for task, seconds in by_task.items():
+        print(f"  {task:<22} {seconds:>8.1f} s")
+    if "dtype_check" in evaluated:
+        print(f"  {'float32 check':<22} {sum(evaluated['dtype_check']['seconds'].values()):>8.1f} s")
 
     print("\nmodel-bound kernels on the run's base model:")
     print(f"  {'stage':<32} {'dtype':<9} {'tokens':>7} {'s':>7} {'GFLOP/s':>8} {'of peak':>8}")
@@ -123,6 +208,10 @@ def main() -> None:
         gflops = row["flops"] / row["seconds"] / 1e9
         share = gflops / peaks[row["dtype"]]
         print(f"  {row['stage']:<32} {row['dtype']:<9} {row['tokens']:>7} {row['seconds']:>7.2f} {gflops:>8.1f} {share:>8.0%}")
+    if not args.no_profile:
+        print("\nwhere a QLoRA training step's CPU time goes (torch.profiler self time, 2 steps after a warm-up):")
+        for group, share in training_profile(args.run_dir).items():
+            print(f"  {group:<58} {share:>6.1%}")
 
 
 if __name__ == "__main__":

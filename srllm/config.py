@@ -105,6 +105,16 @@ class TrainingConfig(_Section):
         1, gt=0, description="Data-parallel processes (accelerate launch) per method; effective batch = batch_size * N."
     )
     best_checkpoint: bool = Field(False, description="Keep the checkpoint with the lowest validation loss, else the last.")
+    group_by_length: bool = Field(
+        False,
+        description="Batch examples of similar length together (transformers' LengthGroupedSampler, seeded) so "
+        "little of each batch is padding; changes the order examples are seen in.",
+    )
+    attn_implementation: Literal["sdpa", "eager"] = Field(
+        "sdpa",
+        description="Attention kernel while training: 'sdpa' (torch's fused kernel) or 'eager' (plain matrix "
+        "products; faster for short sequences on a CPU, where the fused kernel's backward pass is slow).",
+    )
     seeds: list[int] = Field(
         default_factory=list,
         description="Further training seeds: every method is trained again with each (same data, another "
@@ -186,6 +196,15 @@ class EvaluationConfig(_Section):
         32, gt=0, description="New tokens of a continuation (ToxiGen, BOLD); decoding otherwise as generation."
     )
     score_batch_size: int = Field(16, gt=0, description="Batch size of likelihood scoring.")
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="Weights and products of the evaluated models (generation, likelihood scoring, reference "
+        "perplexity). bfloat16 runs 2-3x faster on CPUs with AVX512-BF16 or AMX and on GPUs; float32 is the "
+        "reference path. With bfloat16, dtype_check_items items are also run in float32 and the differences reported.",
+    )
+    dtype_check_items: int = Field(
+        64, ge=0, description="Items per task run in both dtypes to measure what bfloat16 changes (0: no check)."
+    )
     similarity_threshold: float = Field(
         0.7, gt=0.0, lt=1.0, description="Cosine similarity above which a rewrite keeps the input's meaning."
     )

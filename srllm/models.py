@@ -134,11 +134,14 @@ def load_causal_lm(
     quantization: QuantizationConfig | None = None,
     dtype: str = "float32",
     trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
 ) -> Any:
     """Load a causal LM from safetensors; 4-bit NF4 when ``quantization`` is given."""
     from transformers import AutoModelForCausalLM
 
     kwargs: dict[str, Any] = {"use_safetensors": True, "trust_remote_code": trust_remote_code}
+    if attn_implementation is not None:
+        kwargs["attn_implementation"] = attn_implementation
     if quantization is not None:
         kwargs["quantization_config"] = bnb_config(quantization)
         kwargs["dtype"] = DTYPES[quantization.compute_dtype]

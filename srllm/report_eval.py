@@ -94,3 +94,43 @@ def rewrites_table(per_example: pd.DataFrame, task: str = "inhouse", n: int = 5)
     wide = rows.pivot(index="item_id", columns="system", values="output")
     ordered = ["input"] + [c for c in wide.columns if c != "input"] if "input" in wide.columns else list(wide.columns)
     return wide[ordered].head(n).reset_index(drop=True)
+
+
+def dtype_check_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """What the faster evaluation dtype changed on the items run in both dtypes, one row per task."""
+    check = metrics.get("dtype_check") or {}
+    dtype = check.get("dtype", "")
+    rows = {}
+    for task, r in check.get("tasks", {}).items():
+        if "preference_flips" in r:
+            rows[task] = {"items": r["items"], "changed": f"{r['preference_flips']} preferred candidates",
+                          "largest score change": r["max_abs_score_difference"]}  # fmt: skip
+        else:
+            rows[task] = {"items": r["items"], "changed": f"{100 * (1 - r['identical_outputs']):.0f}% of outputs",
+                          "toxic rate float32 (%)": 100 * r["toxic_rate_float32"],
+                          f"toxic rate {dtype} (%)": 100 * r[f"toxic_rate_{dtype}"],
+                          "difference (points)": r["toxic_rate_difference_points"]}  # fmt: skip
+    table = pd.DataFrame(rows).T
+    table.index.name = "task"
+    return table
+
+
+def dtype_check_paragraph(metrics: dict[str, Any]) -> str:
+    """One paragraph saying which dtype the models ran in and what it changed (Markdown)."""
+    dtype = metrics.get("dtype", "float32")
+    check = metrics.get("dtype_check")
+    if dtype == "float32":
+        return "The evaluated models ran in float32, the reference path (`evaluation.dtype`)."
+    if not check or "tasks" not in check:
+        return f"The evaluated models ran in {dtype}; no comparison with float32 was run (`evaluation.dtype_check_items: 0`)."
+    tasks = check["tasks"].values()
+    flips = sum(r.get("preference_flips", 0) for r in tasks)
+    scored = sum(r["items"] for r in tasks if "preference_flips" in r)
+    gaps = [abs(r["toxic_rate_difference_points"]) for r in tasks if "toxic_rate_difference_points" in r]
+    return (
+        f"The evaluated models ran in {dtype} (`evaluation.dtype`; benchmarks/bench_study.py measures the speed-up). "
+        f"To show what that changes, {check['system']} ran the first {check['items_per_task']} items of "
+        f"every task in both dtypes: {flips} of {scored} likelihood items changed their preferred candidate, and the "
+        f"judged toxic rate of generated text moved by at most {max(gaps, default=0.0):.1f} percentage points "
+        "(greedy decoding can take another word where two are nearly tied, and the text then goes its own way)."
+    )

@@ -150,6 +150,8 @@ def write_manifest(
 ) -> None:
     import torch
 
+    from .training import training_dtype
+
     data_files: dict[str, str] = {}
     for step in STEPS:
         path = run_dir / step / "data_files.json"
@@ -162,13 +164,16 @@ def write_manifest(
         "params_hash": config.params_hash(),
         "git": git_commit(),
         "packages": package_versions(),
-        "seeds": {"seed": config.seed},
+        "seeds": {"seed": config.seed, "training_seeds": [config.seed, *config.training.seeds]},
         "determinism": {
             "torch_threads": torch.get_num_threads(),
             "cpu_count": os.cpu_count(),
             "cuda": torch.cuda.is_available(),
             "platform": platform.platform(),
-            "training_dtype": "float32" if not torch.cuda.is_available() else config.quantization.compute_dtype,
+            "training_dtype": training_dtype(config),
+            "evaluation_dtype": config.evaluation.dtype,
+            # The CPU's vector extension decides how bfloat16 products are computed (AVX512-BF16 or emulated).
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "generation": config.generation.model_dump(),
             "train_batch_size": config.training.batch_size,
             "score_batch_size": config.evaluation.score_batch_size,

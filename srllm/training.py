@@ -27,6 +27,14 @@ from .prompts import training_example
 log = logging.getLogger(__name__)
 
 
+def training_dtype(config: StudyConfig) -> str:
+    """The dtype the forward and backward passes compute in (weights being trained stay float32)."""
+    dtype = config.quantization.compute_dtype
+    if dtype == "float16" and not torch.cuda.is_available():
+        return "float32"  # fp16 autocast needs CUDA (a gradient scaler); a CPU computes in float32
+    return dtype
+
+
 def optimizer_name(configured: str) -> str:
     """The paper's paged AdamW on CUDA; plain torch AdamW on the CPU (paged optimizers need CUDA)."""
     if configured != "auto":
@@ -177,7 +185,10 @@ def train_method(
     checkpoints = out_dir / "checkpoints"
     tokenizer = load_tokenizer(base_path, config.model.trust_remote_code)
     quantization = config.quantization if method == "qlora" else None
-    model = load_causal_lm(base_path, quantization=quantization, trust_remote_code=config.model.trust_remote_code)
+    model = load_causal_lm(
+        base_path, quantization=quantization, trust_remote_code=config.model.trust_remote_code,
+        attn_implementation=t.attn_implementation,
+    )  # fmt: skip
     model.config.use_cache = False
     if method == "qlora":
         from peft import prepare_model_for_kbit_training
@@ -205,6 +216,7 @@ def train_method(
         weight_decay=t.weight_decay,
         optim=optimizer_name(t.optimizer),
         max_length=t.max_length,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         completion_only_loss=True,
         packing=False,
         eval_strategy="steps",
@@ -217,9 +229,10 @@ def train_method(
         metric_for_best_model="eval_loss" if t.best_checkpoint else None,
         report_to=[],
         gradient_checkpointing=False,
-        # float32 on the CPU (the reference path); fp16 mixed precision on CUDA as in the paper.
-        bf16=False,
-        fp16=on_cuda and config.quantization.compute_dtype == "float16",
+        # quantization.compute_dtype picks the mixed precision: bfloat16 autocast on a CPU or a GPU,
+        # fp16 on CUDA as in the paper; float32 (and float16 on a CPU) trains in float32.
+        bf16=training_dtype(config) == "bfloat16",
+        fp16=training_dtype(config) == "float16",
         dataloader_num_workers=0,
         disable_tqdm=False,
         use_cpu=not on_cuda,

@@ -70,7 +70,7 @@ def _run_system(ctx: Any, system: Any, tasks: list[Any], items: dict[str, list[d
     seconds: dict[str, float] = {}
     model = tokenizer = None
     if system.kind == "lm":
-        model, tokenizer = _load(system, ctx.reference_model)
+        model, tokenizer = _load(system, ctx.reference_model, config.evaluation.dtype)
     for task in tasks:
         inputs = [item["input"] for item in items[task.name]]
         start = time.perf_counter()
@@ -154,7 +154,9 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
             likelihood[name][system.name] = frame
         timings[system.name] = seconds
 
-    metrics: dict[str, Any] = {"judge_version": judge.version}
+    metrics: dict[str, Any] = {"judge_version": judge.version, "dtype": ev.dtype}
+    if ev.dtype != "float32" and ev.dtype_check_items > 0:
+        metrics["dtype_check"] = dtype_check(ctx, systems, tasks, items, demos)
     frames: list[pd.DataFrame] = []
     for task in tasks:
         if task.kind == "likelihood":
@@ -185,3 +187,59 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     result = finish(run_dir, "evaluate", metrics, data)
     shard.barrier()
     return result
+
+
+def dtype_check(ctx: Any, systems: list[Any], tasks: list[Any], items: dict[str, list[dict]], demos: list) -> dict[str, Any]:
+    """What the faster ``evaluation.dtype`` changes: the first ``dtype_check_items`` items of every task,
+    run by SR-LLM (the reference system of step 5; the base model without one) in float32 and in that dtype.
+
+    Rewrite and continuation tasks: the share of identical outputs and the judged toxic rate in both
+    dtypes. Likelihood tasks: how many items change their preferred candidate (a StereoSet item its
+    highest-scoring of stereotype / anti-stereotype / unrelated, a CrowS-Pairs pair its more likely
+    sentence) and the largest change of a score.
+    """
+    from dataclasses import replace
+
+    from ..tasks.scorers import score_outputs
+    from .significance import reference_system
+
+    ev = ctx.config.evaluation
+    names = [s.name for s in systems if s.is_language_model]
+    chosen = reference_system(names) or ("base" if "base" in names else None)
+    if chosen is None:
+        return {"note": "no language model among the evaluated systems"}
+    system = next(s for s in systems if s.name == chosen)
+    subset = {task.name: items[task.name][: ev.dtype_check_items] for task in tasks}
+    runs: dict[str, tuple[dict[str, list[str]], dict[str, pd.DataFrame]]] = {}
+    seconds: dict[str, float] = {}
+    for dtype in ("float32", ev.dtype):
+        config = ctx.config.model_copy(update={"evaluation": ev.model_copy(update={"dtype": dtype})})
+        start = time.perf_counter()
+        produced, scored, _ = _run_system(replace(ctx, config=config), system, tasks, subset, demos)
+        seconds[dtype] = round(time.perf_counter() - start, 2)
+        runs[dtype] = (produced, scored)
+    reference, fast = runs["float32"], runs[ev.dtype]
+    by_task: dict[str, Any] = {}
+    for task in tasks:
+        if task.name in reference[0]:
+            outputs = {"float32": reference[0][task.name], ev.dtype: fast[0][task.name]}
+            frame = score_outputs(ctx, task, subset[task.name], outputs)
+            toxic = {name: float(rows["toxic"].mean()) for name, rows in frame.groupby("system")}
+            by_task[task.name] = {
+                "items": len(outputs["float32"]),
+                "identical_outputs": float(sum(a == b for a, b in zip(*outputs.values())) / max(len(outputs["float32"]), 1)),
+                "toxic_rate_float32": toxic["float32"],
+                f"toxic_rate_{ev.dtype}": toxic[ev.dtype],
+                "toxic_rate_difference_points": 100 * (toxic[ev.dtype] - toxic["float32"]),
+            }
+        elif task.name in reference[1]:
+            by_task[task.name] = _likelihood_changes(reference[1][task.name], fast[1][task.name])
+    return {"system": chosen, "dtype": ev.dtype, "items_per_task": ev.dtype_check_items, "tasks": by_task, "seconds": seconds}
+
+
+def _likelihood_changes(reference: pd.DataFrame, fast: pd.DataFrame) -> dict[str, Any]:
+    """Items whose preferred candidate differs between two scorings of the same likelihood task."""
+    scores = [c for c in ("score_stereotype", "score_anti_stereotype", "score_unrelated", "ll_more", "ll_less") if c in reference]
+    a, b = reference[scores].to_numpy(dtype=float), fast[scores].to_numpy(dtype=float)
+    flips = int((a.argmax(axis=1) != b.argmax(axis=1)).sum())
+    return {"items": len(a), "preference_flips": flips, "max_abs_score_difference": float(abs(a - b).max()) if len(a) else 0.0}

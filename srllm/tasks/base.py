@@ -31,7 +31,7 @@ class EvalContext:
     data: DataDir
     judge: Any  # srllm.judge.ToxicityJudge
     shard: Any  # srllm.tasks.sharding.Shard
-    reference_model: Path | str  # the base model: perplexity reference (float32)
+    reference_model: Path | str  # the base model: perplexity reference (in evaluation.dtype)
     online: list[Any] = field(default_factory=list)  # enabled online judges (srllm.online_judges)
     notes: dict[str, str] = field(default_factory=dict)  # per-run notes (skipped judges, ...)
     _cache: dict[str, Any] = field(default_factory=dict)

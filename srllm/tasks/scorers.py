@@ -12,7 +12,7 @@ Definitions (stated once, used by every task):
   convention);
 - ``refusal``: the output opens like a refusal (srllm.generation.is_refusal);
 - ``perplexity``: exp of the mean negative log-likelihood per token of the text under a fixed
-  reference model, the base model in float32, conditioned on its BOS token only (the lm-eval
+  reference model, the base model in ``evaluation.dtype``, conditioned on its BOS token only (the lm-eval
   recipe of srllm.scoring); NaN for an empty text.
 """
 
@@ -42,7 +42,8 @@ def reference_perplexity(ctx: EvalContext, texts: list[str]) -> np.ndarray:
     from ..scoring import continuation_logprobs
 
     if "reference" not in ctx._cache:
-        ctx._cache["reference"] = (load_causal_lm(ctx.reference_model, dtype="float32"), load_tokenizer(ctx.reference_model))
+        model = load_causal_lm(ctx.reference_model, dtype=ctx.config.evaluation.dtype)
+        ctx._cache["reference"] = (model, load_tokenizer(ctx.reference_model))
     model, tokenizer = ctx._cache["reference"]
     distinct = sorted({t for t in texts if t.strip()})
 

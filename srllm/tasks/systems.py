@@ -72,16 +72,17 @@ def resolve_systems(config: StudyConfig, run_dir: Path) -> tuple[list[System], d
     return systems, skipped
 
 
-def load_system(system: System, base: Path | str) -> tuple[Any, Any]:
+def load_system(system: System, base: Path | str, dtype: str = "float32") -> tuple[Any, Any]:
     """Model and tokenizer of a language-model system: a model folder, or a prefix adapter on the base."""
-    from ..models import load_causal_lm, load_tokenizer
+    from ..models import DTYPES, load_causal_lm, load_tokenizer
 
     assert system.path is not None
     if (Path(system.path) / "adapter_config.json").is_file():
         from peft import PeftModel
 
-        return PeftModel.from_pretrained(load_causal_lm(base), system.path), load_tokenizer(base)
-    return load_causal_lm(system.path), load_tokenizer(system.path)
+        model = PeftModel.from_pretrained(load_causal_lm(base, dtype=dtype), system.path)
+        return model.to(DTYPES[dtype]), load_tokenizer(base)  # the prefix weights too
+    return load_causal_lm(system.path, dtype=dtype), load_tokenizer(system.path)
 
 
 def demonstrations(run_dir: Path, k: int, seed: int, max_chars: int = 200) -> list[tuple[str, str]]:
