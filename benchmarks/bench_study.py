@@ -200,7 +200,7 @@ def main() -> None:
     for task, seconds in by_task.items():
         print(f"  {task:<22} {seconds:>8.1f} s")
     if "dtype_check" in evaluated:
-        print(f"  {'float32 check':<22} {sum(evaluated['dtype_check']['seconds'].values()):>8.1f} s")
+        print(f"  {'float32 check':<22} {evaluated['dtype_check']['float32_seconds']:>8.1f} s")
 
     print("\nmodel-bound kernels on the run's base model:")
     print(f"  {'stage':<32} {'dtype':<9} {'tokens':>7} {'s':>7} {'GFLOP/s':>8} {'of peak':>8}")

@@ -156,7 +156,7 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
 
     metrics: dict[str, Any] = {"judge_version": judge.version, "dtype": ev.dtype}
     if ev.dtype != "float32" and ev.dtype_check_items > 0:
-        metrics["dtype_check"] = dtype_check(ctx, systems, tasks, items, demos)
+        metrics["dtype_check"] = dtype_check(ctx, systems, tasks, items, demos, outputs, likelihood)
     frames: list[pd.DataFrame] = []
     for task in tasks:
         if task.kind == "likelihood":
@@ -189,9 +189,13 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     return result
 
 
-def dtype_check(ctx: Any, systems: list[Any], tasks: list[Any], items: dict[str, list[dict]], demos: list) -> dict[str, Any]:
-    """What the faster ``evaluation.dtype`` changes: the first ``dtype_check_items`` items of every task,
-    run by SR-LLM (the reference system of step 5; the base model without one) in float32 and in that dtype.
+def dtype_check(
+    ctx: Any, systems: list[Any], tasks: list[Any], items: dict[str, list[dict]], demos: list,
+    outputs: dict[str, dict[str, list[str]]], likelihood: dict[str, dict[str, pd.DataFrame]],
+) -> dict[str, Any]:  # fmt: skip
+    """What the faster ``evaluation.dtype`` changes: SR-LLM (the reference system of step 5; the base
+    model without one) runs the first ``dtype_check_items`` items of every task again in float32, and
+    its results are compared with those of the run itself on the same items.
 
     Rewrite and continuation tasks: the share of identical outputs and the judged toxic rate in both
     dtypes. Likelihood tasks: how many items change their preferred candidate (a StereoSet item its
@@ -204,41 +208,40 @@ def dtype_check(ctx: Any, systems: list[Any], tasks: list[Any], items: dict[str,
     from .significance import reference_system
 
     ev = ctx.config.evaluation
+    n = ev.dtype_check_items
     names = [s.name for s in systems if s.is_language_model]
     chosen = reference_system(names) or ("base" if "base" in names else None)
     if chosen is None:
         return {"note": "no language model among the evaluated systems"}
     system = next(s for s in systems if s.name == chosen)
-    subset = {task.name: items[task.name][: ev.dtype_check_items] for task in tasks}
-    runs: dict[str, tuple[dict[str, list[str]], dict[str, pd.DataFrame]]] = {}
-    seconds: dict[str, float] = {}
-    for dtype in ("float32", ev.dtype):
-        config = ctx.config.model_copy(update={"evaluation": ev.model_copy(update={"dtype": dtype})})
-        start = time.perf_counter()
-        produced, scored, _ = _run_system(replace(ctx, config=config), system, tasks, subset, demos)
-        seconds[dtype] = round(time.perf_counter() - start, 2)
-        runs[dtype] = (produced, scored)
-    reference, fast = runs["float32"], runs[ev.dtype]
+    subset = {task.name: items[task.name][:n] for task in tasks}
+    config = ctx.config.model_copy(update={"evaluation": ev.model_copy(update={"dtype": "float32"})})
+    start = time.perf_counter()
+    reference_outputs, reference_scores, _ = _run_system(replace(ctx, config=config), system, tasks, subset, demos)
+    seconds = round(time.perf_counter() - start, 2)
     by_task: dict[str, Any] = {}
     for task in tasks:
-        if task.name in reference[0]:
-            outputs = {"float32": reference[0][task.name], ev.dtype: fast[0][task.name]}
-            frame = score_outputs(ctx, task, subset[task.name], outputs)
+        if task.name in reference_outputs:
+            pair = {"float32": reference_outputs[task.name], ev.dtype: outputs[task.name][chosen][:n]}
+            frame = score_outputs(ctx, task, subset[task.name], pair)
             toxic = {name: float(rows["toxic"].mean()) for name, rows in frame.groupby("system")}
             by_task[task.name] = {
-                "items": len(outputs["float32"]),
-                "identical_outputs": float(sum(a == b for a, b in zip(*outputs.values())) / max(len(outputs["float32"]), 1)),
+                "items": len(pair["float32"]),
+                "identical_outputs": float(sum(a == b for a, b in zip(*pair.values())) / max(len(pair["float32"]), 1)),
                 "toxic_rate_float32": toxic["float32"],
                 f"toxic_rate_{ev.dtype}": toxic[ev.dtype],
                 "toxic_rate_difference_points": 100 * (toxic[ev.dtype] - toxic["float32"]),
             }
-        elif task.name in reference[1]:
-            by_task[task.name] = _likelihood_changes(reference[1][task.name], fast[1][task.name])
-    return {"system": chosen, "dtype": ev.dtype, "items_per_task": ev.dtype_check_items, "tasks": by_task, "seconds": seconds}
+        elif task.name in reference_scores:
+            fast = likelihood[task.name][chosen].iloc[:n]
+            by_task[task.name] = _likelihood_changes(reference_scores[task.name], fast)
+    return {"system": chosen, "dtype": ev.dtype, "items_per_task": n, "tasks": by_task, "float32_seconds": seconds}
 
 
 def _likelihood_changes(reference: pd.DataFrame, fast: pd.DataFrame) -> dict[str, Any]:
     """Items whose preferred candidate differs between two scorings of the same likelihood task."""
+    if list(reference["item_id"]) != list(fast["item_id"]):
+        raise RuntimeError("dtype check: the float32 and the fast scores are not of the same items")
     scores = [c for c in ("score_stereotype", "score_anti_stereotype", "score_unrelated", "ll_more", "ll_less") if c in reference]
     a, b = reference[scores].to_numpy(dtype=float), fast[scores].to_numpy(dtype=float)
     flips = int((a.argmax(axis=1) != b.argmax(axis=1)).sum())
