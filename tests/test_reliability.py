@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -35,8 +36,14 @@ def without_timings(value: Any, path: str = "") -> dict[str, Any]:
     return {key: leaf for sub_path, sub in items for key, leaf in without_timings(sub, sub_path).items()}
 
 
+def _same(a: Any, b: Any) -> bool:
+    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+
 def differences(first: dict[str, Any], second: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    return {k: (first.get(k), second.get(k)) for k in sorted(first.keys() | second.keys()) if first.get(k) != second.get(k)}
+    """{path: (first, second)} where the values differ (NaN equals NaN: an empty output's perplexity)."""
+    keys = sorted(first.keys() | second.keys())
+    return {k: (first.get(k), second.get(k)) for k in keys if not _same(first.get(k), second.get(k))}
 
 
 @pytest.fixture(scope="session")

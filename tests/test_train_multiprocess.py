@@ -33,7 +33,7 @@ def test_two_processes_train_one_adapter(tmp_path: Path, data_dir) -> None:
     params["run_name"] = "two"
     # 16 records (none truncated away), batch 4 per process, 2 processes: 2 steps make one epoch.
     params["training"].update({"methods": ["qlora"], "num_processes": 2, "max_steps": 2, "train_samples": 16,
-                               "max_length": 512, "eval_steps": 2, "save_steps": 2})  # fmt: skip
+                               "max_length": 512, "eval_steps": 2, "save_steps": 2, "seeds": []})  # fmt: skip
     params_path = tmp_path / "two.yaml"
     params_path.write_text(yaml.safe_dump(params))
     run_dir = tmp_path / "two"
