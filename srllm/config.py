@@ -199,7 +199,7 @@ class EvaluationConfig(_Section):
     dtype: Literal["float32", "bfloat16"] = Field(
         "float32",
         description="Weights and products of the evaluated models (generation, likelihood scoring, reference "
-        "perplexity). bfloat16 runs 2-3x faster on CPUs with AVX512-BF16 or AMX and on GPUs; float32 is the "
+        "perplexity). bfloat16 ran 2-3x faster on this project's AVX512-BF16 CPU (benchmarks/bench_study.py); float32 is the "
         "reference path. With bfloat16, dtype_check_items items are also run in float32 and the differences reported.",
     )
     dtype_check_items: int = Field(

@@ -14,7 +14,9 @@ StereoSet scores can be cross-checked against lm-eval:
 
 Requests are sorted by length (longest first, as lm-eval) and right-padded, so a batch's padding
 only trails each sequence: with causal attention the real tokens never see it, and the scores equal
-the one-at-a-time scores up to float32 rounding (~1e-5).
+the one-at-a-time scores up to float32 rounding (~1e-5). In bfloat16 (``evaluation.dtype``) the
+rounding is coarser and depends on the batch's shape: other batches moved a summed score by ~2e-3
+(two processes against one, tests/test_eval_sharding.py).
 """
 
 from __future__ import annotations

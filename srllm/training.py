@@ -8,7 +8,6 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import shutil
@@ -20,7 +19,7 @@ from typing import Any
 import torch
 
 from .config import StudyConfig
-from .io import atomic_path, write_json
+from .io import atomic_path, read_json, write_json
 from .models import device, load_causal_lm, load_tokenizer
 from .prompts import training_example
 
@@ -135,7 +134,7 @@ def loss_keeper(trainer: Any, resume: Path | None) -> Any:
     class LossKeeper(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if resume is not None:
-                saved = json.loads((resume / LOSS_STATE).read_text())
+                saved = read_json(resume / LOSS_STATE)
                 trainer._total_loss_scalar = saved["total"]
                 trainer._tr_loss = torch.tensor(saved["pending"], device=trainer._tr_loss.device)
                 trainer._globalstep_last_logged = saved["last_logged"]
@@ -369,8 +368,8 @@ def _last_checkpoint(checkpoints: Path) -> Path | None:
     while found:
         newest = found.pop()
         try:
-            json.loads((newest / "trainer_state.json").read_text())
-            json.loads((newest / LOSS_STATE).read_text())
+            read_json(newest / "trainer_state.json")
+            read_json(newest / LOSS_STATE)
             return newest
         except (OSError, ValueError):
             log.warning("removing incomplete checkpoint %s", newest)
