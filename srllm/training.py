@@ -308,6 +308,8 @@ def train_method(
         "peak_gpu_memory_mb": torch.cuda.max_memory_allocated() / 2**20 if on_cuda else None,
     }
     write_json(out_dir / "train_metrics.json", metrics)
+    for folder in checkpoints.glob("checkpoint-*"):
+        _remove_checkpoint(folder)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return metrics
 
@@ -353,11 +355,15 @@ def _count_tokens(trainer: Any) -> int:
 
 
 def _last_checkpoint(checkpoints: Path) -> Path | None:
-    """The newest complete checkpoint; incomplete ones (the worker was killed while saving) are removed.
+    """The newest complete checkpoint before the last step; others found on the way are removed.
 
-    The trainer writes a checkpoint's files one by one, then ``loss_keeper`` adds ``loss_state.json``,
-    so a folder where that file is missing or unreadable was cut short: resuming from it would restart
-    the optimizer, the random state or the loss sum and end somewhere else than an uninterrupted run.
+    Incomplete: the trainer writes a checkpoint's files one by one, then ``loss_keeper`` adds
+    ``loss_state.json``, so a folder where that file (or the optimizer's) is missing or unreadable was
+    cut short by a kill: resuming from it would restart the optimizer, the random state or the loss sum.
+    Finished: a checkpoint at the last step (the worker was killed during the final evaluation or save).
+    Resumed from it, transformers (5.24) takes one more optimizer step when training stops mid-epoch
+    (``max_steps`` below an epoch): it skips the trained batches and steps before checking for the end.
+    So that one is removed too and training repeats the steps after the checkpoint before it.
     """
     if not checkpoints.is_dir():
         return None
@@ -368,13 +374,25 @@ def _last_checkpoint(checkpoints: Path) -> Path | None:
     while found:
         newest = found.pop()
         try:
-            read_json(newest / "trainer_state.json")
+            state = read_json(newest / "trainer_state.json")
             read_json(newest / LOSS_STATE)
-            return newest
+            complete = all((newest / name).is_file() for name in ("optimizer.pt", "scheduler.pt"))
         except (OSError, ValueError):
+            complete = False
+        if not complete:
             log.warning("removing incomplete checkpoint %s", newest)
-            shutil.rmtree(newest, ignore_errors=True)
+        elif state["global_step"] >= state["max_steps"]:
+            log.warning("removing %s: it ends the training, and resuming from it would take a step too many", newest)
+        else:
+            return newest
+        _remove_checkpoint(newest)
     return None
+
+
+def _remove_checkpoint(folder: Path) -> None:
+    """Remove a checkpoint, first the file that marks it complete, so a kill part-way leaves it incomplete."""
+    (folder / LOSS_STATE).unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def loss_curves(log_history: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:

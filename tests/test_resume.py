@@ -53,7 +53,7 @@ def test_killed_training_resumes_to_the_same_adapter(tmp_path: Path, data_dir) -
 
     params, run_dir = _prepare(tmp_path, "killed", data_dir)
     process = subprocess.Popen(_command(params, run_dir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = run_dir / "train" / "qlora" / "checkpoints" / "checkpoint-4" / "trainer_state.json"
+    checkpoint = run_dir / "train" / "qlora" / "checkpoints" / "checkpoint-4" / "loss_state.json"  # written last
     deadline = time.monotonic() + 300
     while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -67,12 +67,20 @@ def test_killed_training_resumes_to_the_same_adapter(tmp_path: Path, data_dir) -
     cut_short = checkpoints / "checkpoint-5"
     cut_short.mkdir()
     shutil.copy(checkpoints / "checkpoint-4" / "adapter_model.safetensors", cut_short)
+    # A kill during the final evaluation or save leaves a checkpoint at the last step: plant one (step 4's
+    # files, labelled step 6). Resumed from it, the trainer would take a seventh step.
+    finished = checkpoints / "checkpoint-6"
+    shutil.copytree(checkpoints / "checkpoint-4", finished)
+    state = json.loads((finished / "trainer_state.json").read_text())
+    (finished / "trainer_state.json").write_text(json.dumps({**state, "global_step": 6}))
 
     resumed = subprocess.run(_command(params, run_dir), check=True, env=env, capture_output=True, text=True)
     assert "resuming qlora from" in resumed.stdout + resumed.stderr
     metrics = json.loads((run_dir / "train" / "qlora" / "train_metrics.json").read_text())
-    assert metrics["resumed_from"] in ("checkpoint-2", "checkpoint-4")
+    assert metrics["resumed_from"] == "checkpoint-4"
     assert "removing incomplete checkpoint" in resumed.stdout + resumed.stderr
+    assert "it ends the training" in resumed.stdout + resumed.stderr
+    assert metrics["steps"] == 6
     # The mean training loss and the loss log cover every step, not only those after the checkpoint.
     reference_metrics = json.loads((reference_dir / "train" / "qlora" / "train_metrics.json").read_text())
     assert metrics["train_loss"] == reference_metrics["train_loss"]
