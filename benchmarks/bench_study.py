@@ -11,8 +11,8 @@
    batch size); takes the training steps' times from the run itself; and reports achieved GFLOP/s
    (2 x parameters per token forward; 4 x for a training step on a frozen base, 6 x for full
    fine-tuning) as a share of the measured peak for that dtype.
-5. Profiles two QLoRA training steps and prints the share of CPU time per kind of operator, which
-   says why a step stays below the matrix-product peak.
+5. Profiles two QLoRA training steps (the trainer the run uses, on its data) and prints the share of
+   CPU time per kind of operator, which says why a step stays below the matrix-product peak.
 
 Numbers are medians of a few repeats; the machine is shared, so read ratios, not absolutes.
 """
@@ -105,66 +105,68 @@ def model_bound(run_dir: Path, items: int) -> list[dict]:
 
 # Where a QLoRA training step's CPU time goes, by operator (torch.profiler's self time).
 OP_GROUPS = {
-    "matrix products": ("aten::mm", "aten::bmm", "aten::addmm", "aten::matmul", "aten::linear"),
-    "attention kernel": ("aten::_scaled_dot_product", "aten::_softmax", "aten::_safe_softmax"),
+    "matrix products in the layers": ("aten::mm", "aten::bmm", "aten::addmm", "aten::matmul", "aten::linear"),
+    "attention softmax": ("aten::_scaled_dot_product", "aten::_softmax", "aten::_safe_softmax"),
     "dropout random numbers": ("aten::bernoulli",),
     "dtype conversions": ("aten::copy_", "aten::_to_copy", "aten::to"),
     "4-bit dequantization": ("bitsandbytes::",),
-    "log-softmax over the vocabulary": ("aten::_log_softmax", "aten::log_softmax", "aten::nll_loss"),
 }
+LM_HEAD = "LM head and log-probabilities over the vocabulary (all ops)"
 
 
 def training_profile(run_dir: Path, steps: int = 2) -> dict[str, float]:
-    """Share of a QLoRA training step's CPU time per operator group, on the run's model and settings."""
-    from peft import get_peft_model, prepare_model_for_kbit_training
+    """Share of a QLoRA training step's CPU time per operator group: real trainer steps on the run's data.
+
+    Runs ``srllm.training.train_method`` (trl's SFTTrainer, as the train step does) with the run's
+    parameters for ``WARMUP_STEPS`` + ``steps`` steps, profiling the last ``steps``. The fused LM head
+    works on tiles of the vocabulary, so its operators are found by their shapes (a tile's width).
+    """
+    import tempfile
+
     from torch.profiler import ProfilerActivity, profile
+    from transformers import AutoConfig, TrainerCallback
+    from trl.trainer.utils import _CHUNKED_LOGPROB_CHUNK_SIZE as tile
 
     from srllm.config import load_config
-    from srllm.models import load_causal_lm, load_tokenizer, resolve_base_model
-    from srllm.prompts import training_example
-    from srllm.steps.common import load_split
-    from srllm.training import keep_4bit_weights_fixed, peft_config, training_dtype
+    from srllm.models import resolve_base_model
+    from srllm.steps.common import load_split, sample
+    from srllm.training import WARMUP_STEPS, train_method
 
     config = load_config(run_dir / "params.yaml")
-    t = config.training
+    total = WARMUP_STEPS + steps
+    training = config.training.model_copy(update={"max_steps": total, "eval_steps": total + 1, "save_steps": total + 1,
+                                                  "logging_steps": 1, "best_checkpoint": False})  # fmt: skip
+    config = config.model_copy(update={"training": training})
     base = resolve_base_model(config.model, config.seed)
-    tokenizer = load_tokenizer(base)
-    model = load_causal_lm(base, quantization=config.quantization, attn_implementation=t.attn_implementation)
-    model = get_peft_model(prepare_model_for_kbit_training(model, use_gradient_checkpointing=False), peft_config(config, "qlora"))
-    for param in model.parameters():
-        if param.requires_grad:
-            param.data = param.data.float()
-    keep_4bit_weights_fixed(model)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    rows = load_split(run_dir, "train")[: t.batch_size * (steps + 1)]
-    texts = []
-    for row in rows:
-        example = training_example(row)
-        prompt = tokenizer.apply_chat_template(example["prompt"], tokenize=False, add_generation_prompt=True)
-        texts.append(prompt + example["completion"][0]["content"])
-    autocast = training_dtype(config) == "bfloat16"
-    model.train()
+    rows = sample(load_split(run_dir, "train"), config.training.train_samples, config.seed, "train")
 
-    def step(i: int) -> None:
-        batch = tokenizer(texts[i * t.batch_size : (i + 1) * t.batch_size], return_tensors="pt", padding=True,
-                          truncation=True, max_length=t.max_length)  # fmt: skip
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            loss = model(**batch, labels=batch["input_ids"]).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    class Profiler(TrainerCallback):
+        def __init__(self) -> None:
+            self.profiler = profile(activities=[ProfilerActivity.CPU], record_shapes=True)
 
-    step(0)  # warm-up
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        for i in range(1, steps + 1):
-            step(i)
-    events = prof.key_averages()
-    total = sum(e.self_cpu_time_total for e in events)
-    shares = {group: 0.0 for group in OP_GROUPS}
+        def on_step_begin(self, args, state, control, **kwargs) -> None:  # noqa: ANN001
+            if state.global_step == WARMUP_STEPS:
+                self.profiler.__enter__()
+
+        def on_step_end(self, args, state, control, **kwargs) -> None:  # noqa: ANN001
+            if state.global_step == total:
+                self.profiler.__exit__(None, None, None)
+
+    callback = Profiler()
+    with tempfile.TemporaryDirectory() as tmp:
+        train_method(config, "qlora", base, rows, rows[:8], Path(tmp), callbacks=[callback])
+    events = callback.profiler.key_averages(group_by_input_shape=True)
+    vocab = AutoConfig.from_pretrained(base).vocab_size
+    tile_widths = {min(tile, vocab), vocab % tile} - {0}
+    total_time = sum(e.self_cpu_time_total for e in events)
+    shares = {LM_HEAD: 0.0, **{group: 0.0 for group in OP_GROUPS}}
     for event in events:
-        group = next((g for g, prefixes in OP_GROUPS.items() if event.key.startswith(prefixes)), None)
+        if any(len(shape) == 2 and tile_widths & set(shape) for shape in event.input_shapes or []):
+            group = LM_HEAD
+        else:
+            group = next((g for g, prefixes in OP_GROUPS.items() if event.key.startswith(prefixes)), None)
         if group is not None:
-            shares[group] += event.self_cpu_time_total / total
+            shares[group] += event.self_cpu_time_total / total_time
     shares["everything else (elementwise ops, autograd, optimizer)"] = 1.0 - sum(shares.values())
     return shares
 

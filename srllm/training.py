@@ -13,6 +13,8 @@ import math
 import shutil
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,33 @@ def peft_config(config: StudyConfig, method: str) -> Any:
     if method == "prefix":
         return PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=config.lora.num_virtual_tokens)
     return None  # full fine-tuning trains every weight
+
+
+@contextmanager
+def score_completion_positions_only() -> Iterator[None]:
+    """Make trl's fused LM head score only the positions that have a label, on every device.
+
+    With ``completion_only_loss``, trl projects the hidden states through the LM head (49,152 words for
+    SmolLM2) in tiles and folds them into per-token log-probabilities (``add_fused_lm_head``). On CUDA
+    it scores only the positions with a label; elsewhere it scores every position (prompt and padding
+    too) and zeroes the unlabelled ones afterwards, because on a compiling backend (Neuron) a varying
+    number of rows would recompile the tiles. Eager CPU execution has no such cost, and an unlabelled
+    position adds exactly nothing to the loss or the gradients, so scoring only the labelled ones
+    gives the same training for a fraction of the LM head's work: on the CPU default ~60% of the
+    positions are prompt or padding, and a QLoRA step takes 2.7 s instead of 4.6 s
+    (benchmarks/bench_study.py). trl 1.16 (pinned in constraints.txt) makes that choice with
+    ``trl.trainer.utils._use_triton`` alone; this swaps it for the length of the block.
+    """
+    import trl.trainer.utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None:
+        raise RuntimeError("trl.trainer.utils._use_triton is gone: check score_completion_positions_only against this trl")
+    trl_utils._use_triton = lambda device: device.type == "cpu" or original(device)
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = original
 
 
 def _dataset(records: list[dict[str, Any]]) -> Any:
@@ -262,10 +291,11 @@ def train_method(
     weight_mb = weight_memory_mb(trainer.model)
     if resume:
         log.info("resuming %s from %s", method, resume)
-    started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    seconds = time.perf_counter() - started
-    val = trainer.evaluate()
+    with score_completion_positions_only():
+        started = time.perf_counter()
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        seconds = time.perf_counter() - started
+        val = trainer.evaluate()
     if not trainer.is_world_process_zero():
         return {}  # with several processes, the first one saves and reports
 

@@ -117,3 +117,46 @@ def test_optimizer_follows_the_device() -> None:
     expected = "paged_adamw_32bit" if torch.cuda.is_available() else "adamw_torch"
     assert optimizer_name("auto") == expected
     assert optimizer_name("sgd") == "sgd"
+
+
+def test_scoring_only_labelled_positions_changes_no_loss_or_gradient(base: Path, records, monkeypatch) -> None:
+    import trl.trainer.utils as trl_utils
+    from trl.trainer.utils import add_fused_lm_head
+
+    from srllm.models import load_causal_lm, load_tokenizer
+    from srllm.training import score_completion_positions_only
+
+    tokenizer = load_tokenizer(base)
+    model = load_causal_lm(base)
+    add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))  # what SFTTrainer adds
+    batch = tokenizer([f"{r['input']} {r['output']}" for r in records[:4]], return_tensors="pt", padding=True)
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    labels[:, :6] = -100  # a prompt: no label
+    scored_rows: list[int] = []
+    chunked = trl_utils._ChunkedLogProbFunction
+
+    class Spy:
+        @staticmethod
+        def apply(hidden: torch.Tensor, *args: Any) -> Any:
+            scored_rows.append(hidden.shape[0])
+            return chunked.apply(hidden, *args)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Spy)
+
+    def loss_and_gradients() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        model.zero_grad()
+        outputs = model(**batch, labels=labels, fused_lm_head=True)
+        outputs.loss.backward()
+        return outputs.loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    every_position = loss_and_gradients()
+    with score_completion_positions_only():
+        labelled_only = loss_and_gradients()
+    rows, length = batch["input_ids"].shape
+    assert scored_rows == [rows * (length - 1), int((labels[:, 1:] != -100).sum())]
+    assert 0 < scored_rows[1] < scored_rows[0]
+    torch.testing.assert_close(labelled_only[0], every_position[0], rtol=1e-6, atol=0)
+    assert every_position[1].keys() == labelled_only[1].keys() and len(every_position[1]) > 10
+    for name, gradient in every_position[1].items():
+        torch.testing.assert_close(labelled_only[1][name], gradient, rtol=1e-5, atol=1e-7, msg=name)
+    assert trl_utils._use_triton(torch.device("cpu")) is False  # put back after the block
