@@ -10,8 +10,11 @@
    the same inputs: likelihood scoring (StereoSet sentences) and generation (rewrites at the run's
    batch size); takes the training steps' times from the run itself; and reports achieved GFLOP/s
    (2 x parameters per token forward; 4 x for a training step on a frozen base, 6 x for full
-   fine-tuning) as a share of the measured peak for that dtype.
-5. Profiles two QLoRA training steps (the trainer the run uses, on its data) and prints the share of
+   fine-tuning; every position counted, as model-FLOP utilisation is, although training projects
+   only the labelled positions through the LM head) as a share of the measured peak for that dtype.
+5. Times bare bfloat16 matrix products at the base model's own shapes (decoding rows, a training
+   batch): how far below the square-matrix peak the model's layers must stay even with no overhead.
+6. Profiles two QLoRA training steps (the trainer the run uses, on its data) and prints the share of
    CPU time per kind of operator, which says why a step stays below the matrix-product peak.
 
 Numbers are medians of a few repeats; the machine is shared, so read ratios, not absolutes.
@@ -54,6 +57,33 @@ def _median_seconds(fn, repeats: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def shape_ceilings(run_dir: Path, dtype: torch.dtype = torch.bfloat16) -> list[dict]:
+    """GFLOP/s of a bare ``torch.mm`` at the base model's own matrix shapes: a ceiling for its layers.
+
+    The square 2048 x 2048 product that sets the peak keeps the cores' vector units busy; the model's
+    products are narrow (576 wide for SmolLM2), and a decoding step multiplies only one row per sequence.
+    """
+    from transformers import AutoConfig
+
+    from srllm.config import load_config
+    from srllm.models import resolve_base_model
+
+    config = load_config(run_dir / "params.yaml")
+    model = AutoConfig.from_pretrained(resolve_base_model(config.model, config.seed))
+    hidden, intermediate, vocab = model.hidden_size, model.intermediate_size, model.vocab_size
+    batches = {f"decoding step ({config.generation.batch_size} rows)": config.generation.batch_size,
+               f"{config.training.batch_size} x {config.training.max_length} tokens": config.training.batch_size * config.training.max_length}  # fmt: skip
+    products = {"attention projection": (hidden, hidden), "MLP up/gate": (hidden, intermediate),
+                "MLP down": (intermediate, hidden), "LM head": (hidden, vocab)}  # fmt: skip
+    rows = []
+    for batch, m in batches.items():
+        for product, (k, n) in products.items():
+            a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+            seconds = _median_seconds(lambda: a @ b, repeats=7)
+            rows.append({"rows": batch, "product": f"{product} ({m} x {k} x {n})", "gflops": 2 * m * k * n / seconds / 1e9})
+    return rows
 
 
 def model_bound(run_dir: Path, items: int) -> list[dict]:
@@ -203,6 +233,10 @@ def main() -> None:
         print(f"  {task:<22} {seconds:>8.1f} s")
     if "dtype_check" in evaluated:
         print(f"  {'float32 check':<22} {evaluated['dtype_check']['float32_seconds']:>8.1f} s")
+
+    print("\nbare bfloat16 matrix products at the base model's shapes (the ceiling for its layers):")
+    for row in shape_ceilings(args.run_dir):
+        print(f"  {row['rows']:<26} {row['product']:<36} {row['gflops']:>8.1f} GFLOP/s {row['gflops'] / peaks['bfloat16']:>6.0%}")
 
     print("\nmodel-bound kernels on the run's base model:")
     print(f"  {'stage':<32} {'dtype':<9} {'tokens':>7} {'s':>7} {'GFLOP/s':>8} {'of peak':>8}")

@@ -57,13 +57,46 @@ def _markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _step_order(step: str) -> int:
+    from .config import STEPS
+
+    return STEPS.index(step) if step in STEPS else len(STEPS)
+
+
+def _evaluation_task_seconds(run_dir: Path) -> list[dict[str, str]]:
+    """Seconds per evaluation task, all systems together, from the evaluate step's metrics."""
+    path = run_dir / "evaluate" / "metrics.json"
+    if not path.is_file():
+        return []
+    evaluated = read_json(path)
+    seconds: dict[str, float] = {}
+    for by_task in evaluated.get("timings_seconds", {}).values():
+        for task, value in by_task.items():
+            seconds[task] = seconds.get(task, 0.0) + value
+    rows = [{"task": f"`{task}`", "wall time (s)": f"{value:.0f}"} for task, value in seconds.items()]
+    if "dtype_check" in evaluated:
+        rows.append({"task": "float32 check", "wall time (s)": f"{evaluated['dtype_check']['float32_seconds']:.0f}"})
+    return rows
+
+
+def _book_build_note(run_dir: Path) -> str:
+    """The previous book build's time (this build's is written after the page): none for a first build."""
+    path = run_dir / "book_build.json"
+    if not path.is_file():
+        return ""
+    return f"The last book build from this run took {read_json(path)['wall_seconds']:.0f} s.\n"
+
+
 def reproducibility_page(run_dir: Path) -> str:
     manifest = read_json(run_dir / "manifest.json")
     steps = [
-        {"step": step, "wall time (s)": info["wall_seconds"], "peak memory (MB)": info["peak_rss_mb"],
+        {"step": step, "wall time (s)": f"{info['wall_seconds']:.0f}", "peak memory (MB)": f"{info['peak_rss_mb']:.0f}",
          "finished (UTC)": info["finished_at"]}  # fmt: skip
-        for step, info in manifest["steps"].items()
+        for step, info in sorted(manifest["steps"].items(), key=lambda item: _step_order(item[0]))
     ]
+    total = sum(info["wall_seconds"] for info in manifest["steps"].values())
+    steps.append({"step": "**all steps**", "wall time (s)": f"**{total:.0f}**", "peak memory (MB)": "", "finished (UTC)": ""})
+    tasks = _evaluation_task_seconds(run_dir)
     packages = [{"package": k, "version": v} for k, v in manifest["packages"].items()]
     data = [{"file": f"`{k}`", "sha256": f"`{v}`"} for k, v in manifest["data_files_sha256"].items()]
     git = manifest["git"]
@@ -92,6 +125,11 @@ can also be run by hand:
 ## Stage timings
 
 {_markdown_table(steps)}
+The evaluation step by task, every system together (the float32 check re-runs the first items of
+each task in float32 to bound what the faster dtype changes):
+
+{_markdown_table(tasks)}
+{_book_build_note(run_dir)}
 ## Settings that can change a number
 
 {_markdown_table(determinism)}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from srllm.config import STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +54,14 @@ def test_claims_and_reproducibility_pages_come_from_the_run(smoke_book: Path, sm
     assert claims.count("<strong>reproduced</strong>") + claims.count("<strong>not reproduced</strong>") == 5
     repro = (smoke_book / "book" / "run" / "reproducibility.html").read_text()
     assert "Stage timings" in repro and "smoke.yaml" in repro
+    # Steps in pipeline order with their total, then the evaluation step by task.
+    timings = repro[repro.index('id="stage-timings"') : repro.index('id="settings-that-can-change-a-number"')]
+    positions = [timings.index(f"<td><p>{step}</p></td>") for step in STEPS]
+    assert positions == sorted(positions)
+    total = sum(info["wall_seconds"] for info in json.loads((smoke_run / "steps.json").read_text()).values())
+    assert f"<strong>{total:.0f}</strong>" in timings
+    assert all(f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{task}</span></code>" in timings
+               for task in ("stereoset", "crows_pairs", "inhouse"))  # fmt: skip
 
 
 def test_publish_puts_the_book_on_gh_pages_of_a_local_bare_repo(tmp_path: Path) -> None:
