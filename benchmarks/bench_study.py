@@ -34,6 +34,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from srllm.config import STEPS  # noqa: E402
+
 
 def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 7) -> float:
     """Median GFLOP/s of a square matrix product (the best case for the model-bound stages)."""
@@ -214,7 +216,7 @@ def main() -> None:
     manifest = json.loads((args.run_dir / "manifest.json").read_text())
     print("\nstage wall times (from the run's manifest):")
     total = 0.0
-    for step, info in manifest["steps"].items():
+    for step, info in sorted(manifest["steps"].items(), key=lambda item: STEPS.index(item[0])):
         total += info["wall_seconds"]
         print(f"  {step:<14} {info['wall_seconds']:>8.1f} s   peak {info['peak_rss_mb']:>7.0f} MB")
     book = args.run_dir / "book_build.json"
