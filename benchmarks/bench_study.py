@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from srllm.config import STEPS  # noqa: E402
+from srllm.steps.evaluate import seconds_by_task  # noqa: E402
 
 
 def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 7) -> float:
@@ -226,12 +227,8 @@ def main() -> None:
         print(f"  {'book':<14} {seconds:>8.1f} s")
     print(f"  {'total':<14} {total:>8.1f} s")
     evaluated = json.loads((args.run_dir / "evaluate" / "metrics.json").read_text())
-    by_task: dict[str, float] = {}
-    for seconds_by_task in evaluated["timings_seconds"].values():
-        for task, seconds in seconds_by_task.items():
-            by_task[task] = by_task.get(task, 0.0) + seconds
     print(f"\nevaluation tasks (all systems, models in {evaluated.get('dtype', 'float32')}):")
-    for task, seconds in by_task.items():
+    for task, seconds in seconds_by_task(evaluated).items():
         print(f"  {task:<22} {seconds:>8.1f} s")
     if "dtype_check" in evaluated:
         print(f"  {'float32 check':<22} {evaluated['dtype_check']['float32_seconds']:>8.1f} s")

@@ -15,6 +15,7 @@ from typing import Any
 
 import nbformat
 
+from .config import STEPS
 from .io import read_json, write_json, write_text
 from .paths import project_root
 from .runner import NOTEBOOKS
@@ -57,23 +58,15 @@ def _markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _step_order(step: str) -> int:
-    from .config import STEPS
-
-    return STEPS.index(step) if step in STEPS else len(STEPS)
-
-
 def _evaluation_task_seconds(run_dir: Path) -> list[dict[str, str]]:
     """Seconds per evaluation task, all systems together, from the evaluate step's metrics."""
     path = run_dir / "evaluate" / "metrics.json"
     if not path.is_file():
         return []
+    from .steps.evaluate import seconds_by_task
+
     evaluated = read_json(path)
-    seconds: dict[str, float] = {}
-    for by_task in evaluated.get("timings_seconds", {}).values():
-        for task, value in by_task.items():
-            seconds[task] = seconds.get(task, 0.0) + value
-    rows = [{"task": f"`{task}`", "wall time (s)": f"{value:.0f}"} for task, value in seconds.items()]
+    rows = [{"task": f"`{task}`", "wall time (s)": f"{value:.0f}"} for task, value in seconds_by_task(evaluated).items()]
     if "dtype_check" in evaluated:
         rows.append({"task": "float32 check", "wall time (s)": f"{evaluated['dtype_check']['float32_seconds']:.0f}"})
     return rows
@@ -92,7 +85,7 @@ def reproducibility_page(run_dir: Path) -> str:
     steps = [
         {"step": step, "wall time (s)": f"{info['wall_seconds']:.0f}", "peak memory (MB)": f"{info['peak_rss_mb']:.0f}",
          "finished (UTC)": info["finished_at"]}  # fmt: skip
-        for step, info in sorted(manifest["steps"].items(), key=lambda item: _step_order(item[0]))
+        for step, info in sorted(manifest["steps"].items(), key=lambda item: STEPS.index(item[0]))
     ]
     total = sum(info["wall_seconds"] for info in manifest["steps"].values())
     steps.append({"step": "**all steps**", "wall time (s)": f"**{total:.0f}**", "peak memory (MB)": "", "finished (UTC)": ""})

@@ -189,6 +189,15 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     return result
 
 
+def seconds_by_task(metrics: dict[str, Any]) -> dict[str, float]:
+    """Wall seconds per task, every system together, from the step's ``timings_seconds`` (per system, per task)."""
+    totals: dict[str, float] = {}
+    for by_task in metrics.get("timings_seconds", {}).values():
+        for task, seconds in by_task.items():
+            totals[task] = totals.get(task, 0.0) + seconds
+    return totals
+
+
 def dtype_check(
     ctx: Any, systems: list[Any], tasks: list[Any], items: dict[str, list[dict]], demos: list,
     outputs: dict[str, dict[str, list[str]]], likelihood: dict[str, dict[str, pd.DataFrame]],
