@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .config import STEPS, ConfigError
@@ -18,10 +19,17 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("--only", choices=STEPS, help="run this one step")
     check_cmd = commands.add_parser("check", help="validate a parameter file and exit")
     check_cmd.add_argument("params")
+    for command in (run_cmd, check_cmd):
+        command.add_argument(
+            "--allow-slow-bfloat16", action="store_true",
+            help="accept an explicit bfloat16 on a CPU that only emulates it (about 65x slower than float32)",
+        )  # fmt: skip
     book_cmd = commands.add_parser("book", help="build the Jupyter Book from a run folder")
     book_cmd.add_argument("run_dir", help="a run folder, e.g. runs/cpu")
     book_cmd.add_argument("--out", help="where to put the book (default: _build/)")
     args = parser.parse_args(argv)
+    if getattr(args, "allow_slow_bfloat16", False):
+        os.environ["SRLLM_ALLOW_SLOW_BFLOAT16"] = "1"  # read by the preflight check, inherited by the notebooks
 
     from . import runner
 
@@ -34,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
 
             config = load_config(args.params)
             found = check(config, args.params, runs_dir() / config.run_name)
+            chosen = found.get("precision", {})
+            for use in ("training", "evaluation"):
+                if use in chosen:
+                    print(f"{use} dtype: {chosen[use]['dtype']} ({chosen[use]['reason']})")
             print(f"{args.params}: valid; {found}")
         elif args.command == "run":
             run_dir = runner.run(args.params, force=args.force, only=args.only)

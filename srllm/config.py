@@ -12,10 +12,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 PACKAGED_MODEL = "packaged:smollm2-135m-instruct"
 TRAINING_METHODS = ("qlora", "lora", "prefix", "full")
@@ -64,10 +64,41 @@ class ModelConfig(_Section):
     trust_remote_code: bool = Field(False, description="Allow a model's own Python code to run.")
 
 
-class QuantizationConfig(_Section):
+class _ResolvesDtype(_Section):
+    """A section with a dtype field that may say ``auto``: resolved for this machine on validation."""
+
+    _dtype_field: ClassVar[str]
+    _use: ClassVar[str]
+    _precision: Any = PrivateAttr(default=None)  # a srllm.precision.Precision
+
+    @model_validator(mode="after")
+    def _resolve_auto(self) -> "_ResolvesDtype":
+        from . import precision  # imports torch: kept out of the import of the schema itself
+
+        chosen = precision.resolve(getattr(self, self._dtype_field), self._use)
+        object.__setattr__(self, self._dtype_field, chosen.dtype)  # the section is frozen once validated
+        self._precision = chosen
+        return self
+
+    @property
+    def precision(self) -> Any:
+        """The :class:`srllm.precision.Precision` behind the dtype: what was asked for and why."""
+        return self._precision
+
+
+class QuantizationConfig(_ResolvesDtype):
+    _dtype_field: ClassVar[str] = "compute_dtype"
+    _use: ClassVar[str] = "training"
+
     load_in_4bit: bool = Field(True, description="Quantize the frozen base to 4 bits (bitsandbytes) for QLoRA.")
     quant_type: Literal["nf4", "fp4"] = "nf4"
-    compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="The dtype the forward and backward passes compute in while training (the 4-bit base's compute "
+        "dtype too). 'auto': bfloat16 where the device computes it natively (a CUDA GPU with bf16, a CPU with "
+        "AVX512-BF16 or AMX), float32 elsewhere; an explicit bfloat16 on a CPU that emulates it is refused "
+        "(about 65x slower) unless --allow-slow-bfloat16 is given. float16 needs CUDA.",
+    )
     double_quant: bool = False
 
 
@@ -181,7 +212,10 @@ class EvalSamplesConfig(_Section):
     counterfactual: int | None = Field(None, gt=0, description="Templates, each filled with every group's term (None: all).")
 
 
-class EvaluationConfig(_Section):
+class EvaluationConfig(_ResolvesDtype):
+    _dtype_field: ClassVar[str] = "dtype"
+    _use: ClassVar[str] = "evaluation"
+
     systems: list[Literal[EVAL_SYSTEMS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(EVAL_SYSTEMS),
         min_length=1,
@@ -196,11 +230,12 @@ class EvaluationConfig(_Section):
         32, gt=0, description="New tokens of a continuation (ToxiGen, BOLD); decoding otherwise as generation."
     )
     score_batch_size: int = Field(16, gt=0, description="Batch size of likelihood scoring.")
-    dtype: Literal["float32", "bfloat16"] = Field(
-        "float32",
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
         description="Weights and products of the evaluated models (generation, likelihood scoring, reference "
-        "perplexity). bfloat16 ran 2-3x faster on this project's AVX512-BF16 CPU (benchmarks/bench_study.py); float32 is the "
-        "reference path. With bfloat16, dtype_check_items items are also run in float32 and the differences reported.",
+        "perplexity). 'auto': bfloat16 where the device computes it natively (2-3x faster than float32 there), "
+        "float32 elsewhere (where bfloat16 is emulated and about 65x slower). float32 is the reference path: with "
+        "bfloat16, dtype_check_items items are also run in float32 and the differences reported.",
     )
     dtype_check_items: int = Field(
         64, ge=0, description="Items per task run in both dtypes to measure what bfloat16 changes (0: no check)."

@@ -105,9 +105,32 @@ def estimate_resources(config: StudyConfig, arch: dict[str, Any]) -> Estimate:
     return Estimate(memory / GiB, disk / GiB, {"parameters": float(n), "activations_gib": activations / GiB})
 
 
+def check_precision(config: StudyConfig, path: Path) -> dict[str, Any]:
+    """Refuse bfloat16 where the device only emulates it (about 65x slower), unless overridden."""
+    from . import precision
+
+    training, evaluation = config.quantization.precision, config.evaluation.precision
+    found = precision.record(training, evaluation)
+    slow = precision.slow_bfloat16_keys(training, evaluation)
+    if not slow:
+        return found
+    cost = precision.measured_bfloat16_cost()
+    found["measured"] = cost
+    if precision.allow_slow_bfloat16():
+        return found
+    raise ConfigError(
+        f"{path}: invalid parameters\n  {' and '.join(slow)}: bfloat16 on a CPU that only emulates it "
+        f"({found['evidence']}); measured here, a bfloat16 product ({cost['shape']}) runs at "
+        f"{cost['bfloat16_gflops']} GFLOP/s against {cost['float32_gflops']} in float32, "
+        f"{cost['bfloat16_slowdown']:.0f}x slower; write 'auto' (float32 on this machine) or 'float32', "
+        "or pass --allow-slow-bfloat16 to run it anyway"
+    )
+
+
 def check(config: StudyConfig, path: str | Path, run_dir: Path) -> dict[str, Any]:
     """Run every check; return what was found (for the manifest)."""
     path = Path(path)
+    found_precision = check_precision(config, path)
     try:
         data = DataDir.resolve(config.data_dir)
     except DataError as exc:
@@ -122,7 +145,7 @@ def check(config: StudyConfig, path: str | Path, run_dir: Path) -> dict[str, Any
     if optimizer.startswith("paged_") and not torch.cuda.is_available():
         raise _fail(path, "training.optimizer", f"{optimizer!r} needs CUDA and there is no GPU", "use 'auto' (paged AdamW on CUDA, AdamW on the CPU) or 'adamw_torch'")
     arch = model_architecture(config, path)
-    result: dict[str, Any] = {"data_dir": str(data.root)}
+    result: dict[str, Any] = {"data_dir": str(data.root), "precision": found_precision}
     if not arch:
         return result
     hidden = arch.get("hidden_size")

@@ -20,6 +20,7 @@ from typing import Any
 
 import psutil
 
+from . import precision
 from .config import STEPS, StudyConfig, dump_config, load_config
 from .io import read_json, write_json, write_text
 from .monitor import PeakMemory
@@ -150,8 +151,6 @@ def write_manifest(
 ) -> None:
     import torch
 
-    from .training import training_dtype
-
     data_files: dict[str, str] = {}
     for step in STEPS:
         path = run_dir / step / "data_files.json"
@@ -170,7 +169,7 @@ def write_manifest(
             "cpu_count": os.cpu_count(),
             "cuda": torch.cuda.is_available(),
             "platform": platform.platform(),
-            "training_dtype": training_dtype(config),
+            "training_dtype": precision.autocast_dtype(config.quantization.compute_dtype),
             "evaluation_dtype": config.evaluation.dtype,
             # The CPU's vector extension decides how bfloat16 products are computed (AVX512-BF16 or emulated).
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -178,6 +177,8 @@ def write_manifest(
             "train_batch_size": config.training.batch_size,
             "score_batch_size": config.evaluation.score_batch_size,
         },
+        # Each dtype, what the parameters asked for and why it was chosen on this machine.
+        "precision": precision.record(config.quantization.precision, config.evaluation.precision),
         "data_files_sha256": data_files,
         "preflight": resources,
         "steps": steps_info,

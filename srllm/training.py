@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from . import precision
 from .config import StudyConfig
 from .io import atomic_path, read_json, write_json
 from .models import device, load_causal_lm, load_tokenizer
@@ -30,10 +31,7 @@ log = logging.getLogger(__name__)
 
 def training_dtype(config: StudyConfig) -> str:
     """The dtype the forward and backward passes compute in (weights being trained stay float32)."""
-    dtype = config.quantization.compute_dtype
-    if dtype == "float16" and not torch.cuda.is_available():
-        return "float32"  # fp16 autocast needs CUDA (a gradient scaler); a CPU computes in float32
-    return dtype
+    return precision.autocast_dtype(config.quantization.compute_dtype)
 
 
 def optimizer_name(configured: str) -> str:
