@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: study test book publish setup clean-runs
+.PHONY: study test book publish setup clean-runs chromium
 
 $(BIN)/.installed: requirements.txt requirements-test.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,20 @@ study: setup
 book: setup
 	$(BIN)/srllm book $(RUN)
 
-# The browser test drives Debian's Chromium (apt-get install chromium; .ci/run does it).
-test: setup
+# The book's browser check drives Debian's Chromium: installed here when missing and possible (root
+# with apt), else make stops at once with the command to run.
+chromium:
+	@command -v chromium >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the book's browser check"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "make test needs Chromium for the book's browser check: run  sudo apt-get install chromium  (Debian/Ubuntu) and try again" >&2; \
+		exit 1; \
+	fi
+
+# pytest exits 5 when it collected no test: make fails with it, as it must.
+test: setup chromium
 	$(BIN)/python -m pytest -ra
 
 # Put the built book on the gh-pages branch and push it to $(REMOTE) (the Jupyter Book convention).

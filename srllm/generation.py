@@ -14,9 +14,10 @@ import re
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .config import GenerationConfig
+from .progress import Progress
 from .prompts import DEBIAS_INSTRUCTION, rewrite_messages
 
 # Openings of a refusal instead of a rewrite ("I'm sorry, but ...", "As an AI ...").
@@ -48,6 +49,35 @@ def rewrite_prompt(tokenizer: Any, text: str, demonstrations: list[tuple[str, st
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
+class FirstLineEnds(StoppingCriteria):
+    """Stops a row once its new text, leading whitespace left aside, contains a newline.
+
+    A continuation task keeps only the first line (``text.strip().split("\\n", 1)[0]``), so decoding
+    past that newline only spends the token budget on text that is thrown away. Stopping there keeps
+    exactly the same first line: each row of a batch is decoded independently of the others, and the
+    row's tokens up to the stop are the ones it would have had anyway. Only rows whose latest token
+    holds a newline are decoded to check, so the cost per step is a lookup.
+    """
+
+    _tables: dict[int, torch.Tensor] = {}  # per tokenizer object: the vocabulary is read once
+
+    def __init__(self, tokenizer: Any, prompt_length: int):
+        self.tokenizer, self.prompt_length = tokenizer, prompt_length
+        if id(tokenizer) not in self._tables:
+            vocabulary = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+            pieces = [tokenizer.convert_tokens_to_string([token]) if token is not None else "" for token in vocabulary]
+            self._tables[id(tokenizer)] = torch.tensor(["\n" in piece for piece in pieces], dtype=torch.bool)
+        self.has_newline = self._tables[id(tokenizer)]
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        last = input_ids[:, -1].cpu()
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool)
+        for row in torch.nonzero(self.has_newline[last.clamp(max=len(self.has_newline) - 1)]).flatten().tolist():
+            text = self.tokenizer.decode(input_ids[row, self.prompt_length :], skip_special_tokens=True)
+            done[row] = "\n" in text.lstrip()
+        return done.to(input_ids.device)
+
+
 @torch.inference_mode()
 def generate(
     model: Any,
@@ -58,11 +88,14 @@ def generate(
     max_new_tokens: int | None = None,
     desc: str = "generating",
     progress: bool = True,
+    stop_at_first_line: bool = False,
 ) -> list[str]:
     """The new text after each (already rendered) prompt, in input order.
 
     Prompts are sorted by length so a batch wastes little on padding; left padding because a
-    decoder-only model continues from the right edge; the KV cache is on.
+    decoder-only model continues from the right edge; the KV cache is on. Every row stops at the
+    end-of-sequence token (a chat model's end of turn); with ``stop_at_first_line`` also once its
+    first line is complete (``FirstLineEnds``).
     """
     model.eval()
     tokenizer.padding_side = "left"
@@ -75,13 +108,16 @@ def generate(
         else {"do_sample": False}
     )
     device = next(model.parameters()).device
-    with tqdm(total=len(prompts), desc=desc, unit="item", disable=not progress) as bar:
+    with Progress(desc, len(prompts), "items", enabled=progress) as bar:
         for start in range(0, len(order), generation.batch_size):
             index = order[start : start + generation.batch_size]
             batch = tokenizer([prompts[i] for i in index], return_tensors="pt", padding=True, add_special_tokens=False)
             batch = {k: v.to(device) for k, v in batch.items()}
+            prompt_length = batch["input_ids"].shape[1]
+            stopping = StoppingCriteriaList([FirstLineEnds(tokenizer, prompt_length)] if stop_at_first_line else [])
             generated = model.generate(
                 **batch,
+                stopping_criteria=stopping,
                 max_new_tokens=max_new_tokens or generation.max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
@@ -124,7 +160,10 @@ def generate_continuations(
 ) -> list[str]:
     """The model's continuation of each raw prompt (no chat template); ``first_line`` keeps the text
     up to the first newline (a ToxiGen prompt asks for one more statement of a list)."""
-    outputs = generate(model, tokenizer, prompts, generation, seed, max_new_tokens, desc=desc, progress=progress)
+    outputs = generate(
+        model, tokenizer, prompts, generation, seed, max_new_tokens, desc=desc, progress=progress,
+        stop_at_first_line=first_line,
+    )  # fmt: skip
     if first_line:
         outputs = [text.strip().split("\n", 1)[0] for text in outputs]
     return [text.strip() for text in outputs]

@@ -13,9 +13,14 @@ import hashlib
 import importlib.metadata
 import os
 import platform
+import signal
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psutil
@@ -25,6 +30,8 @@ from .config import STEPS, StudyConfig, dump_config, load_config
 from .io import read_json, write_json, write_text
 from .monitor import PeakMemory
 from .paths import project_root, runs_dir
+from .processes import Interrupted, stop_descendants
+from .progress import PREFIX
 
 NOTEBOOKS = {
     "dataset": "01_dataset.ipynb",
@@ -87,7 +94,53 @@ def fingerprints(config: StudyConfig) -> dict[str, str]:
     return result
 
 
-def execute_step(step: str, params_path: Path, run_dir: Path) -> Path:
+class StepLog:
+    """Where a step's notebook output goes: all of it to ``logs/<step>.log``, progress lines also to ``log``.
+
+    papermill hands the kernel's stdout and stderr to ``write`` as they arrive (``stdout_file`` /
+    ``stderr_file``), so the terminal follows a long step live while library noise (progress-bar
+    widgets, kernel warnings) stays in the log file.
+    """
+
+    def __init__(self, path: Path, log: Callable[[str], Any]):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self._log, self._pending = path, log, ""
+        self._file = path.open("a", encoding="utf-8")
+
+    def write(self, text: str) -> int:
+        self._file.write(text)
+        self._pending += text.replace("\r", "\n")
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if line.startswith(PREFIX):
+                self._log(line)
+        return len(text)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    @contextmanager
+    def holding_stderr(self) -> Iterator[None]:
+        """Send this process's file descriptor 2, which the kernel inherits, to the log for the block:
+        the kernel's own start-up warnings (e.g. about TCP transport) never reach the terminal."""
+        sys.stderr.flush()
+        self._file.flush()
+        saved = os.dup(2)
+        os.dup2(self._file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+    def close(self) -> None:
+        if self._pending.startswith(PREFIX):
+            self._log(self._pending)
+        self._file.close()
+
+
+def execute_step(step: str, params_path: Path, run_dir: Path, log: Callable[[str], Any] = print) -> Path:
     """Run one notebook with papermill; return the executed notebook's path."""
     import papermill
 
@@ -98,16 +151,21 @@ def execute_step(step: str, params_path: Path, run_dir: Path) -> Path:
     failed = out_dir / NOTEBOOKS[step].replace(".ipynb", ".failed.ipynb")
     failed.unlink(missing_ok=True)
     partial.unlink(missing_ok=True)  # left by a run that was killed in this step
+    step_log = StepLog(run_dir / "logs" / f"{step}.log", log)
+    step_log.write(f"\n=== {step}: {NOTEBOOKS[step]} started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
     try:
-        papermill.execute_notebook(
-            str(notebooks_dir() / NOTEBOOKS[step]),
-            str(partial),
-            parameters={"params_path": str(params_path), "run_dir": str(run_dir)},
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=True,
-            cwd=str(project_root()),
-        )
+        with step_log.holding_stderr():
+            papermill.execute_notebook(
+                str(notebooks_dir() / NOTEBOOKS[step]),
+                str(partial),
+                parameters={"params_path": str(params_path), "run_dir": str(run_dir)},
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+                stdout_file=step_log,
+                stderr_file=step_log,
+                cwd=str(project_root()),
+            )
     except papermill.PapermillExecutionError as exc:
         os.replace(partial, failed)
         raise StepFailed(f"step '{step}' failed; see {failed}\n{exc.ename}: {exc.evalue}") from None
@@ -115,6 +173,8 @@ def execute_step(step: str, params_path: Path, run_dir: Path) -> Path:
         if partial.exists():
             os.replace(partial, failed)
         raise
+    finally:
+        step_log.close()
     os.replace(partial, final)
     return final
 
@@ -200,40 +260,91 @@ def run(params_path: str | Path, force: bool = False, only: str | None = None, l
     steps_info: dict[str, Any] = read_json(state_path) if state_path.is_file() else {}
     if only is not None and only not in STEPS:
         raise ValueError(f"--only {only!r}: choose one of {', '.join(STEPS)}")
-    for step in STEPS:
-        if only is not None and step != only:
-            continue
-        done = steps_info.get(step, {})
-        outputs_exist = (run_dir / step / "metrics.json").is_file() and (run_dir / "notebooks" / NOTEBOOKS[step]).is_file()
-        if not force and done.get("fingerprint") == prints[step] and outputs_exist:
-            log(f"[srllm] {step}: up to date, skipped")
-            continue
-        log(f"[srllm] {step}: running {NOTEBOOKS[step]}")
-        # A step that runs again invalidates what it produced before.
-        (run_dir / step / "metrics.json").unlink(missing_ok=True)
-        started = time.perf_counter()
-        with PeakMemory() as memory:
-            try:
-                execute_step(step, params_path, run_dir)
-            except StepFailed as exc:
-                raise StepFailed(_explain_memory(str(exc), step, memory.peak_mb)) from None
-            except Exception as exc:  # the kernel died: most often the out-of-memory killer
-                if type(exc).__name__ == "DeadKernelError":
-                    raise StepFailed(_explain_memory(f"step '{step}': the notebook kernel died", step, memory.peak_mb, died=True)) from None
-                raise
-        steps_info[step] = {
-            "fingerprint": prints[step],
-            "wall_seconds": round(time.perf_counter() - started, 2),
-            "peak_rss_mb": round(memory.peak_bytes / 2**20, 1),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        write_json(state_path, steps_info)
-        write_json(run_dir / "metrics.json", collect_metrics(run_dir))
-        write_manifest(config, params_path, run_dir, steps_info, resources)
-        log(f"[srllm] {step}: done in {steps_info[step]['wall_seconds']:.0f} s, peak {steps_info[step]['peak_rss_mb']:.0f} MB")
+    with stop_cleanly(log):
+        for step in STEPS:
+            if only is not None and step != only:
+                continue
+            _run_step(step, config, params_path, run_dir, prints, steps_info, resources, force, log)
     write_json(run_dir / "metrics.json", collect_metrics(run_dir))
     write_manifest(config, params_path, run_dir, steps_info, resources)
     return run_dir
+
+
+@contextmanager
+def stop_cleanly(log: Callable[[str], Any]) -> Iterator[None]:
+    """On SIGTERM or Ctrl-C, end every process of the run (kernel, training workers) within seconds,
+    say how to resume, and exit with 128 + the signal's number."""
+    received: list[int] = []
+
+    stopped: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if received:
+            return  # already stopping
+        received.append(signum)
+        # The processes go first, here: whatever the exception meets on its way up, they are gone.
+        stopped.extend(stop_descendants())
+        raise Interrupted(signal.Signals(signum).name)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Python delivers signals to the main thread only: whoever runs us there handles them
+        return
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except BaseException as exc:
+        # After a signal, whatever surfaces (the interruption itself, or the notebook client's error
+        # about its kernel having gone) is the interruption.
+        if not received and not isinstance(exc, KeyboardInterrupt):
+            raise
+        for sig in previous:  # a second signal while stopping must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
+        stopped.extend(stop_descendants())
+        name = signal.Signals(received[0]).name if received else "SIGINT"
+        log(
+            f"[srllm] interrupted ({name}); stopped {len(set(stopped))} process(es) of the run. Finished steps are "
+            "kept and training resumes from its last checkpoint: run the same command again to continue."
+        )
+        raise SystemExit(128 + (received[0] if received else signal.SIGINT)) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_step(
+    step: str, config: StudyConfig, params_path: Path, run_dir: Path, prints: dict[str, str],
+    steps_info: dict[str, Any], resources: dict[str, Any], force: bool, log: Callable[[str], Any],
+) -> None:  # fmt: skip
+    """Run one step unless it is up to date; record its fingerprint, wall time and peak memory."""
+    state_path = run_dir / "steps.json"
+    done = steps_info.get(step, {})
+    outputs_exist = (run_dir / step / "metrics.json").is_file() and (run_dir / "notebooks" / NOTEBOOKS[step]).is_file()
+    if not force and done.get("fingerprint") == prints[step] and outputs_exist:
+        log(f"[srllm] {step}: up to date, skipped")
+        return
+    log(f"[srllm] {step}: running {NOTEBOOKS[step]}")
+    # A step that runs again invalidates what it produced before.
+    (run_dir / step / "metrics.json").unlink(missing_ok=True)
+    started = time.perf_counter()
+    with PeakMemory() as memory:
+        try:
+            execute_step(step, params_path, run_dir, log)
+        except StepFailed as exc:
+            raise StepFailed(_explain_memory(str(exc), step, memory.peak_mb)) from None
+        except Exception as exc:  # the kernel died: most often the out-of-memory killer
+            if type(exc).__name__ == "DeadKernelError":
+                raise StepFailed(_explain_memory(f"step '{step}': the notebook kernel died", step, memory.peak_mb, died=True)) from None
+            raise
+    steps_info[step] = {
+        "fingerprint": prints[step],
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mb": round(memory.peak_bytes / 2**20, 1),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_json(state_path, steps_info)
+    write_json(run_dir / "metrics.json", collect_metrics(run_dir))
+    write_manifest(config, params_path, run_dir, steps_info, resources)
+    log(f"[srllm] {step}: done in {steps_info[step]['wall_seconds']:.0f} s, peak {steps_info[step]['peak_rss_mb']:.0f} MB")
 
 
 def _explain_memory(message: str, step: str, peak_mb: float, died: bool = False) -> str:

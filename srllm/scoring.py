@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
+from .progress import Progress
 
 
 def prefix_token_id(tokenizer: Any) -> int:
@@ -98,7 +98,7 @@ def continuation_logprobs(
     results: list[tuple[float, int]] = [(0.0, 0)] * len(requests)
 
     model.eval()
-    with torch.inference_mode(), tqdm(total=len(requests), desc=desc, disable=not progress) as bar:
+    with torch.inference_mode(), Progress(desc, len(requests), "sentences", enabled=progress) as bar:
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             width = max(len(requests[i][0]) for i in batch)

@@ -24,6 +24,7 @@ from . import precision
 from .config import StudyConfig
 from .io import atomic_path, read_json, write_json
 from .models import device, load_causal_lm, load_tokenizer
+from .progress import duration, report
 from .prompts import training_example
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,28 @@ def loss_keeper(trainer: Any, resume: Path | None) -> Any:
     return LossKeeper()
 
 
+def progress_reporter(name: str) -> Any:
+    """A trainer callback that puts step / total, loss and time left on the terminal of ``srllm run``."""
+    from transformers import TrainerCallback
+
+    class ProgressReporter(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started, self.first_step = time.monotonic(), state.global_step  # a resumed run starts later
+            report(f"train {name}: {state.max_steps} steps" + (f", resuming at step {state.global_step}" if state.global_step else ""))
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+            logs = logs or {}
+            done = state.global_step - self.first_step
+            per_step = (time.monotonic() - self.started) / done if done > 0 else math.nan
+            left = f", {duration(per_step * (state.max_steps - state.global_step))} left" if done > 0 else ""
+            if "loss" in logs:
+                report(f"train {name}: step {state.global_step}/{state.max_steps}, loss {logs['loss']:.3f}{left}")
+            if "eval_loss" in logs:
+                report(f"train {name}: step {state.global_step}/{state.max_steps}, validation loss {logs['eval_loss']:.3f}")
+
+    return ProgressReporter()
+
+
 def mean_training_loss(trainer: Any) -> float:
     """The mean training loss over all optimizer steps (resumed or not; see ``loss_keeper``)."""
     return trainer._total_loss_scalar / max(trainer.state.global_step, 1)
@@ -260,7 +283,7 @@ def train_method(
         bf16=training_dtype(config) == "bfloat16",
         fp16=training_dtype(config) == "float16",
         dataloader_num_workers=0,
-        disable_tqdm=False,
+        disable_tqdm=True,  # progress_reporter writes the lines a terminal and a log can both show
         use_cpu=not on_cuda,
         # Several processes (accelerate launch): accelerate joins them with gloo on CPUs, NCCL on CUDA.
         # Every trainable parameter is used in each forward pass, so DDP need not search for unused ones.
@@ -276,7 +299,8 @@ def train_method(
     )
     resume = _last_checkpoint(checkpoints)
     timer = step_timer()
-    for callback in [timer, loss_keeper(trainer, resume), *(callbacks or [])]:
+    reporters = [progress_reporter(out_dir.name)] if trainer.is_world_process_zero() else []
+    for callback in [timer, loss_keeper(trainer, resume), *reporters, *(callbacks or [])]:
         trainer.add_callback(callback)
     # trl casts QLoRA adapters to bfloat16; keep trainable weights in float32 as the authors' code did
     # (fp16 mixed precision needs float32 master weights, and a resumed run must match bit for bit).

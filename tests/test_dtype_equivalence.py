@@ -12,9 +12,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-STEREOSET_ITEMS = 200
-CROWS_PAIRS = 200
-REWRITES = 48
+import math
+import warnings
+
+from srllm.precision import cpu_capability, native_bfloat16
+
+# In full where the CPU computes bfloat16 natively; on a small sample where torch emulates it (about
+# 65x slower: the full check alone would take most of CI's time), said in the warnings summary.
+FULL = {"stereoset": 200, "crows_pairs": 200, "rewrites": 48}
+SAMPLE = {"stereoset": 24, "crows_pairs": 24, "rewrites": 8}
+SIZES = FULL if native_bfloat16()[0] else SAMPLE
+STEREOSET_ITEMS, CROWS_PAIRS, REWRITES = SIZES["stereoset"], SIZES["crows_pairs"], SIZES["rewrites"]
+if SIZES is SAMPLE:
+    warnings.warn(
+        f"bfloat16 is emulated on this CPU (capability {cpu_capability()}): the dtype equivalence checks run on "
+        f"{STEREOSET_ITEMS} StereoSet items, {CROWS_PAIRS} CrowS pairs and {REWRITES} rewrites instead of "
+        f"{FULL['stereoset']}, {FULL['crows_pairs']} and {FULL['rewrites']}",
+        stacklevel=1,
+    )
 # Measured here: 3 of 200 StereoSet items (1.5%) and 0 of 200 CrowS pairs change their preferred
 # candidate. bfloat16 keeps 8 bits of mantissa, so near-ties can flip; the metrics must barely move.
 MAX_FLIP_SHARE = 0.03
@@ -65,7 +80,9 @@ def test_likelihood_preferences_agree(models, data_dir) -> None:
         reference, fast = (frames[dtype][task][columns[task]].to_numpy() for dtype in ("float32", "bfloat16"))
         assert not np.allclose(reference, fast, atol=0, rtol=0), f"{task}: the two dtypes gave identical scores"
         share = _flip_share(reference, fast)
-        assert share <= MAX_FLIP_SHARE, f"{task}: {share:.1%} of items changed their preferred candidate"
+        # On a small sample one near-tie is already several percent: allow at least one flip.
+        allowed = max(MAX_FLIP_SHARE, 1 / len(reference))
+        assert share <= allowed, f"{task}: {share:.1%} of items changed their preferred candidate"
     ss = {dtype: stereoset_metrics(f["stereoset"])["overall"] for dtype, f in frames.items()}
     for metric in ("SS", "LMS"):
         assert abs(ss["bfloat16"][metric] - ss["float32"][metric]) <= MAX_METRIC_POINTS, (metric, ss)
@@ -88,9 +105,12 @@ def test_rewrite_toxicity_agrees(models, data_dir) -> None:
     judge, _ = load_or_train_judge(data_dir, 150, 0)  # the smoke run's judge (cached)
     toxicity = {dtype: judge.predict_proba(rewrites) for dtype, rewrites in outputs.items()}
     means = {dtype: float(p.mean()) for dtype, p in toxicity.items()}
-    assert abs(means["bfloat16"] - means["float32"]) <= MAX_MEAN_TOXICITY_DIFFERENCE, means
+    # The mean of a few rewrites moves more: the bound widens with the standard error's 1/sqrt(n).
+    bound = MAX_MEAN_TOXICITY_DIFFERENCE * math.sqrt(FULL["rewrites"] / REWRITES)
+    assert abs(means["bfloat16"] - means["float32"]) <= bound, means
     changed = int(((toxicity["float32"] > 0.5) != (toxicity["bfloat16"] > 0.5)).sum())
-    assert changed <= MAX_TOXIC_FLAG_CHANGES, f"{changed} of {REWRITES} rewrites changed their toxic flag"
+    allowed = max(2, math.ceil(MAX_TOXIC_FLAG_CHANGES * REWRITES / FULL["rewrites"]))
+    assert changed <= allowed, f"{changed} of {REWRITES} rewrites changed their toxic flag"
     print(f"mean toxicity {means}; toxic flag changed in {changed} of {REWRITES}")
     identical = np.mean([a == b for a, b in zip(outputs["float32"], outputs["bfloat16"])])
     assert identical >= MIN_IDENTICAL_SHARE, f"only {identical:.0%} of the rewrites are the same in both dtypes"

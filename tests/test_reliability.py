@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psutil
 import pytest
 
 from srllm.config import STEPS
@@ -46,36 +48,86 @@ def differences(first: dict[str, Any], second: dict[str, Any]) -> dict[str, tupl
     return {k: (first.get(k), second.get(k)) for k in keys if not _same(first.get(k), second.get(k))}
 
 
+def _executed_share(notebook: Path) -> float:
+    """The share of a (partial) notebook's code cells that have run; papermill saves after each cell."""
+    try:
+        cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    except (OSError, ValueError, KeyError):
+        return 0.0  # not there yet, or caught while papermill rewrites it
+    return sum(c.get("execution_count") is not None for c in cells) / max(len(cells), 1)
+
+
+def _part_way(step: str, run_dir: Path, partial: Path) -> bool:
+    """Observed progress inside a step: a training checkpoint on disk, else half the notebook's cells run."""
+    if step == "train":
+        return any(run_dir.glob("train/*/checkpoints/checkpoint-*"))
+    return _executed_share(partial) >= 0.5
+
+
+def _wait_for(condition: Any, process: subprocess.Popen, what: str, timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"the run ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} after {timeout} s"
+        time.sleep(0.02)
+
+
 @pytest.fixture(scope="session")
-def killed_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    """The smoke run again, SIGKILLed at 10 points (two in each step), then completed."""
+def killed_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], dict[str, Any]]:
+    """The smoke run again, stopped at 10 points (as each step starts, and part-way through it by observed
+    progress, never by a timer), then completed. Every stop is a SIGKILL of the run's process group but
+    the one part-way through training, which is a SIGTERM to ``srllm run`` alone: the clean stop."""
     runs = tmp_path_factory.mktemp("killed_runs")
     env = {**os.environ, "SRLLM_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "srllm", "run", str(ROOT / "params" / "smoke.yaml")]
     run_dir = runs / "smoke"
-    durations = {step: info["wall_seconds"] for step, info in read_json(smoke_run / "steps.json").items()}
     killed: list[str] = []
+    clean_stop: dict[str, Any] = {}
     for step in STEPS:
-        for fraction in (0.0, 0.5):  # as the step starts, and half-way through it
-            partial = run_dir / "notebooks" / NOTEBOOKS[step].replace(".ipynb", ".partial.ipynb")
+        partial = run_dir / "notebooks" / NOTEBOOKS[step].replace(".ipynb", ".partial.ipynb")
+        for point in ("start", "part-way"):
             partial.unlink(missing_ok=True)
-            # A new session, so the kill reaches the runner, its notebook kernel and any training worker.
-            process = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 600
-            while not partial.exists() and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert process.poll() is None, f"the run ended before step {step} started"
-            time.sleep(fraction * durations[step])
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            killed.append(f"{step}@{fraction}")
+            # A new session, so a group kill reaches the runner, its notebook kernel and any training worker.
+            # Output to a file: a pipe would stay open while a killed run's kernel winds down.
+            output = runs / f"{step}-{point}.out"
+            with output.open("w") as sink:
+                process = subprocess.Popen(command, env=env, start_new_session=True, stdout=sink, stderr=subprocess.STDOUT)
+            _wait_for(partial.exists, process, f"step {step} started")
+            if point == "part-way":
+                _wait_for(lambda: _part_way(step, run_dir, partial), process, f"progress in step {step}")
+            if step == "train" and point == "part-way":
+                clean_stop = {**_terminate(process), "output": output.read_text()}
+            else:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            killed.append(f"{step}@{point}")
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return run_dir, killed
+    return run_dir, killed, clean_stop
+
+
+def _terminate(process: subprocess.Popen) -> dict[str, Any]:
+    """SIGTERM to the runner alone; what became of it and of every process it had started."""
+    tree = psutil.Process(process.pid).children(recursive=True)
+    workers = [p for p in tree if "srllm.training" in " ".join(_cmdline(p))]
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    seconds = time.monotonic() - started
+    _, survivors = psutil.wait_procs(tree, timeout=5)
+    return {"returncode": process.returncode, "seconds": seconds, "tree": len(tree),
+            "workers": len(workers), "survivors": [" ".join(_cmdline(p)) for p in survivors]}  # fmt: skip
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_metrics(smoke_run: Path, killed_run: tuple[Path, list[str]]) -> None:
-    run_dir, killed = killed_run
+    run_dir, killed, _ = killed_run
     assert len(killed) == 10 and {k.split("@")[0] for k in killed} == set(STEPS)
     changed = differences(without_timings(read_json(smoke_run / "metrics.json")), without_timings(read_json(run_dir / "metrics.json")))
     assert not changed, f"{len(changed)} results differ (uninterrupted, resumed): {dict(list(changed.items())[:20])}"
@@ -84,10 +136,21 @@ def test_killed_run_resumes_to_the_same_metrics(smoke_run: Path, killed_run: tup
 
 @pytest.mark.slow
 def test_same_parameters_give_identical_per_example_outputs(smoke_run: Path, killed_run: tuple[Path, list[str]]) -> None:
-    run_dir, _ = killed_run
+    run_dir, _, _ = killed_run
     first = pd.read_parquet(smoke_run / "evaluate" / "per_example.parquet")
     second = pd.read_parquet(run_dir / "evaluate" / "per_example.parquet")
     pd.testing.assert_frame_equal(first, second)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_every_process_of_the_run_and_says_how_to_resume(killed_run: tuple[Path, list[str], dict[str, Any]]) -> None:
+    _, _, stop = killed_run
+    assert stop["workers"] >= 1, "the SIGTERM was meant to land while a training worker ran"
+    assert stop["returncode"] == 128 + signal.SIGTERM, stop["output"][-2000:]
+    assert stop["seconds"] < 30 and not stop["survivors"], stop
+    assert "run the same command again" in stop["output"]
+    # Progress reached the terminal while training ran.
+    assert re.search(r"\[srllm\] train \S+: step \d+/\d+, loss [0-9.]+", stop["output"]), stop["output"][-2000:]
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from typing import Any
 from ..config import StudyConfig
 from ..datadir import DataDir
 from ..io import atomic_path, write_json
+from ..progress import report
 from .common import finish, step_dir
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
         nonlocal clock
         now = time.perf_counter()
         timings[name] = round(now - clock, 2)
-        log.info("dataset: %s took %.1f s", name, now - clock)
+        report(f"dataset: {name} took {now - clock:.1f} s")
         clock = now
 
     data = DataDir.resolve(config.data_dir)

@@ -24,6 +24,7 @@ import pandas as pd
 from ..config import StudyConfig
 from ..datadir import DataDir
 from ..io import atomic_path
+from ..progress import report
 from .common import finish, step_dir
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def _run_system(ctx: Any, system: Any, tasks: list[Any], items: dict[str, list[d
     scored: dict[str, pd.DataFrame] = {}
     seconds: dict[str, float] = {}
     model = tokenizer = None
+    report(f"evaluate: system {system.name} on {len(tasks)} task(s)")
     if system.kind == "lm":
         model, tokenizer = _load(system, ctx.reference_model, config.evaluation.dtype)
     for task in tasks:
@@ -85,7 +87,7 @@ def _run_system(ctx: Any, system: Any, tasks: list[Any], items: dict[str, list[d
                 outputs[task.name] = map_sharded(
                     ctx.shard,
                     lambda chunk: generate_rewrites(
-                        model, tokenizer, chunk, config.generation, config.seed, f"{system.name} {task.name}", fewshot
+                        model, tokenizer, chunk, config.generation, config.seed, f"evaluate {task.name} / {system.name}", fewshot
                     ),
                     inputs,
                 )
@@ -96,7 +98,7 @@ def _run_system(ctx: Any, system: Any, tasks: list[Any], items: dict[str, list[d
                 ctx.shard,
                 lambda chunk: generate_continuations(
                     model, tokenizer, chunk, config.generation, config.evaluation.continuation_max_new_tokens,
-                    config.seed, f"{system.name} {task.name}", task.first_line,
+                    config.seed, f"evaluate {task.name} / {system.name}", task.first_line,
                 ),
                 inputs,
             )  # fmt: skip

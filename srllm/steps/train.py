@@ -12,6 +12,7 @@ from typing import Any
 from ..config import StudyConfig, TrainedModel
 from ..io import read_json
 from ..monitor import PeakMemory
+from ..processes import end_with_parent
 from .common import finish, load_split, sample
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,10 @@ def _run_forwarding_output(command: list[str]) -> int:
     """Run ``command``, copying its output to ours line by line (a notebook kernel has no real stdout)."""
     # Progress bars redraw with carriage returns, which become lines here: draw one every 10 s.
     env = {**os.environ, "TQDM_MININTERVAL": "10", "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as process:
+    # The worker ends with the kernel, however the kernel ends (a killed run leaves no orphan training).
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=end_with_parent
+    ) as process:
         assert process.stdout is not None
         for line in process.stdout:
             if line.strip():
