@@ -6,17 +6,23 @@
    warm-up) in this process.
 2. Prints each stage's wall time from the run's manifest (and the book build's, if recorded).
 3. Prints each evaluation task's wall time (all systems together) from the run's metrics.
-4. Times the model-bound kernels of the study on the run's base model in float32 and bfloat16, on
-   the same inputs: likelihood scoring (StereoSet sentences) and generation (rewrites at the run's
-   batch size); takes the training steps' times from the run itself; and reports achieved GFLOP/s
-   (2 x parameters per token forward; 4 x for a training step on a frozen base, 6 x for full
-   fine-tuning; every position counted, as model-FLOP utilisation is, although training projects
-   only the labelled positions through the LM head) as a share of the measured peak for that dtype.
-5. Times bare bfloat16 matrix products at the base model's own shapes (decoding rows, a training
-   batch): how far below the square-matrix peak the model's layers must stay even with no overhead.
+4. Times the model-bound kernels of the study on the run's base model, in float32 and, where the
+   CPU computes it natively, bfloat16 (emulated bfloat16 is about 65x slower: it is not timed, and
+   its measured cost is printed instead), on the same inputs: likelihood scoring (CrowS-Pairs
+   sentences) and generation (rewrites at the run's batch size); takes the training steps' times
+   from the run itself; and reports achieved GFLOP/s (2 x parameters per token forward; 4 x for a
+   training step on a frozen base, 6 x for full fine-tuning; every position counted, as model-FLOP
+   utilisation is, although training projects only the labelled positions through the LM head) as
+   a share of the measured peak for that dtype. Beside each, a peer doing the same work in the same
+   process: lm-evaluation-harness's ``HFLM.loglikelihood`` on the same sentences, and a plain
+   ``model.generate`` loop (one prompt at a time, the whole token budget) for the same rewrites.
+5. Times bare matrix products at the base model's own shapes (decoding rows, a training batch) in
+   the run's evaluation dtype: how far below the square-matrix peak its layers must stay.
 6. Profiles two QLoRA training steps (the trainer the run uses, on its data) and prints the share of
    CPU time per kind of operator, which says why a step stays below the matrix-product peak.
 
+The first lines say which CPU class the figures were taken on (torch's CPU capability, native
+bfloat16 or not) and which dtype each stage of the run used (from its manifest).
 Numbers are medians of a few repeats; the machine is shared, so read ratios, not absolutes.
 """
 
@@ -34,6 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from srllm import precision  # noqa: E402
 from srllm.config import STEPS  # noqa: E402
 from srllm.steps.evaluate import seconds_by_task  # noqa: E402
 
@@ -89,50 +96,77 @@ def shape_ceilings(run_dir: Path, dtype: torch.dtype = torch.bfloat16) -> list[d
     return rows
 
 
+def timed_dtypes() -> list[str]:
+    """float32 always; bfloat16 only where it is native (emulated, a single pass would take minutes)."""
+    return ["float32", "bfloat16"] if precision.native_bfloat16()[0] else ["float32"]
+
+
 def model_bound(run_dir: Path, items: int) -> list[dict]:
-    """Likelihood scoring and generation on the run's base model in float32 and bfloat16, and the run's
-    own training steps (from its train metrics), as FLOP counts over seconds."""
+    """Likelihood scoring and generation on the run's base model, ours and a peer's on the same inputs,
+    and the run's own training steps (from its train metrics), as FLOP counts over seconds."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
     from srllm.config import load_config
-    from srllm.data import load_stereoset
     from srllm.datadir import DataDir
     from srllm.generation import generate_rewrites, rewrite_prompt
+    from srllm.metrics.crows_pairs import load_crows_pairs
     from srllm.models import load_causal_lm, load_tokenizer, resolve_base_model
     from srllm.scoring import continuation_logprobs
-    from srllm.training import training_dtype
 
     config = load_config(run_dir / "params.yaml")
     base = resolve_base_model(config.model, config.seed)
     tokenizer = load_tokenizer(base)
     data = DataDir.resolve(config.data_dir)
-    sentences = [i["stereotype"] for i in load_stereoset(data)[:items]]
+    pairs = load_crows_pairs(data)[: max(items // 2, 1)]
+    sentences = [pair[key] for pair in pairs for key in ("sent_more", "sent_less")]
     prompts = sentences[: config.generation.batch_size]
     generation = config.generation.model_copy(update={"max_new_tokens": 32})
+    batch = config.evaluation.score_batch_size
     rows = []
-    for dtype in ("float32", "bfloat16"):
+    for dtype in timed_dtypes():
         model = load_causal_lm(base, dtype=dtype)
         n_params = sum(p.numel() for p in model.parameters())
         tokens = sum(len(tokenizer(s, add_special_tokens=False).input_ids) + 1 for s in sentences)
-        seconds = _median_seconds(lambda: continuation_logprobs(model, tokenizer, [""] * len(sentences), sentences, batch_size=config.evaluation.score_batch_size, progress=False))
+        seconds = _median_seconds(lambda: continuation_logprobs(model, tokenizer, [""] * len(sentences), sentences, batch_size=batch, progress=False))
         rows.append({"stage": "evaluate: likelihood scoring", "dtype": dtype, "tokens": tokens, "seconds": seconds, "flops": 2 * n_params * tokens})
+        # The peer: lm-evaluation-harness scoring the same sentences (empty context: its BOS/EOT token).
+        harness = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch)
+        requests = [Instance("loglikelihood", {}, ("", s), i) for i, s in enumerate(sentences)]
+        seconds = _median_seconds(lambda: harness.loglikelihood(requests, disable_tqdm=True))
+        rows.append({"stage": "  peer: lm-eval loglikelihood", "dtype": dtype, "tokens": tokens, "seconds": seconds, "flops": 2 * n_params * tokens})
 
         outputs: list[str] = []
         seconds = _median_seconds(lambda: outputs.__setitem__(slice(None), generate_rewrites(model, tokenizer, prompts, generation, progress=False)), repeats=2)
         # Every prompt token goes through the model once (prefill), then every new token.
         prompt_tokens = sum(len(tokenizer(rewrite_prompt(tokenizer, p), add_special_tokens=False).input_ids) for p in prompts)
         new_tokens = sum(len(tokenizer(o, add_special_tokens=False).input_ids) + 1 for o in outputs)
-        rows.append({"stage": f"evaluate: generation (batch {len(prompts)})", "dtype": dtype, "tokens": prompt_tokens + new_tokens,
-                     "seconds": seconds, "flops": 2 * n_params * (prompt_tokens + new_tokens)})  # fmt: skip
+        useful = prompt_tokens + new_tokens
+        rows.append({"stage": f"evaluate: generation (batch {len(prompts)})", "dtype": dtype, "tokens": useful,
+                     "seconds": seconds, "flops": 2 * n_params * useful})  # fmt: skip
+        # The peer: a plain loop of model.generate, one prompt at a time, on the same prompts. The same
+        # useful tokens are counted, so the two rows compare time for the same work.
+        def plain_loop() -> None:
+            for text in prompts:
+                ids = tokenizer(rewrite_prompt(tokenizer, text), return_tensors="pt", add_special_tokens=False)
+                model.generate(**ids, max_new_tokens=generation.max_new_tokens, do_sample=False,
+                               pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+
+        seconds = _median_seconds(plain_loop, repeats=1)
+        rows.append({"stage": "  peer: model.generate loop", "dtype": dtype, "tokens": useful, "seconds": seconds, "flops": 2 * n_params * useful})
+        del model, harness
 
     # Training: the run's own optimizer steps. A frozen base (QLoRA, LoRA, prefix) needs the forward
     # pass (2 FLOP per parameter and token) and the backward pass to the activations (2 more); full
     # fine-tuning adds the weight gradients (6 in all).
-    train = json.loads((run_dir / "train" / "metrics.json").read_text())
+    train_metrics = run_dir / "train" / "metrics.json"
+    train = json.loads(train_metrics.read_text()) if train_metrics.is_file() else {}
     for name, m in train.items():
         if not isinstance(m, dict) or "median_step_seconds" not in m:
             continue
         per_token = 6 if m["method"] == "full" else 4
-        rows.append({"stage": f"train: {name} step (from the run)", "dtype": training_dtype(config), "tokens": int(m["tokens_per_step"]),
-                     "seconds": m["median_step_seconds"], "flops": per_token * n_params * m["tokens_per_step"]})  # fmt: skip
+        rows.append({"stage": f"train: {name} step (from the run)", "dtype": precision.autocast_dtype(config.quantization.compute_dtype),
+                     "tokens": int(m["tokens_per_step"]), "seconds": m["median_step_seconds"], "flops": per_token * n_params * m["tokens_per_step"]})  # fmt: skip
     return rows
 
 
@@ -210,39 +244,55 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=64)
     parser.add_argument("--no-profile", action="store_true", help="skip the training-step profile")
     args = parser.parse_args()
-    peaks = {"float32": matmul_peak(torch.float32), "bfloat16": matmul_peak(torch.bfloat16)}
+    native, evidence = precision.native_bfloat16()
+    print(f"CPU class: torch CPU capability {precision.cpu_capability()}; native bfloat16: {native} ({evidence})")
     print(f"torch threads: {torch.get_num_threads()}")
+    peaks = {dtype: matmul_peak(getattr(torch, dtype)) for dtype in timed_dtypes()}
     print("matrix-product peak (GFLOP/s): " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
+    if not native:
+        cost = precision.measured_bfloat16_cost()
+        print(f"bfloat16 is emulated here: {cost['bfloat16_gflops']} against {cost['float32_gflops']} GFLOP/s in float32 "
+              f"({cost['shape']}, {cost['bfloat16_slowdown']:.0f}x slower); not timed further")  # fmt: skip
 
     manifest = json.loads((args.run_dir / "manifest.json").read_text())
-    print("\nstage wall times (from the run's manifest):")
+    chosen = manifest.get("precision", {})
+    if chosen:
+        print(f"the run's dtypes: training {chosen['training']['dtype']}, evaluation {chosen['evaluation']['dtype']} "
+              f"(on capability {chosen['cpu_capability']})")  # fmt: skip
+    stage_dtype = {"train": manifest["determinism"]["training_dtype"], "merge": "float32",
+                   "evaluate": manifest["determinism"]["evaluation_dtype"]}  # fmt: skip
+    print("\nstage wall times (from the run's manifest, the steps that have completed):")
     total = 0.0
     for step, info in sorted(manifest["steps"].items(), key=lambda item: STEPS.index(item[0])):
         total += info["wall_seconds"]
-        print(f"  {step:<14} {info['wall_seconds']:>8.1f} s   peak {info['peak_rss_mb']:>7.0f} MB")
+        print(f"  {step:<14} {info['wall_seconds']:>8.1f} s   peak {info['peak_rss_mb']:>7.0f} MB   {stage_dtype.get(step, '')}")
     book = args.run_dir / "book_build.json"
     if book.is_file():
         seconds = json.loads(book.read_text())["wall_seconds"]
         total += seconds
         print(f"  {'book':<14} {seconds:>8.1f} s")
     print(f"  {'total':<14} {total:>8.1f} s")
-    evaluated = json.loads((args.run_dir / "evaluate" / "metrics.json").read_text())
-    print(f"\nevaluation tasks (all systems, models in {evaluated.get('dtype', 'float32')}):")
-    for task, seconds in seconds_by_task(evaluated).items():
-        print(f"  {task:<22} {seconds:>8.1f} s")
-    if "dtype_check" in evaluated:
-        print(f"  {'float32 check':<22} {evaluated['dtype_check']['float32_seconds']:>8.1f} s")
+    evaluated_path = args.run_dir / "evaluate" / "metrics.json"
+    evaluated = json.loads(evaluated_path.read_text()) if evaluated_path.is_file() else {}
+    if evaluated:
+        print(f"\nevaluation tasks (all systems, models in {evaluated.get('dtype', 'float32')}):")
+        for task, seconds in seconds_by_task(evaluated).items():
+            print(f"  {task:<22} {seconds:>8.1f} s")
+        if "dtype_check" in evaluated:
+            print(f"  {'float32 check':<22} {evaluated['dtype_check']['float32_seconds']:>8.1f} s")
 
-    print("\nbare bfloat16 matrix products at the base model's shapes (the ceiling for its layers):")
-    for row in shape_ceilings(args.run_dir):
-        print(f"  {row['rows']:<26} {row['product']:<36} {row['gflops']:>8.1f} GFLOP/s {row['gflops'] / peaks['bfloat16']:>6.0%}")
+    shape_dtype = stage_dtype["evaluate"] if stage_dtype["evaluate"] in peaks else "float32"
+    print(f"\nbare {shape_dtype} matrix products at the base model's shapes (the ceiling for its layers):")
+    for row in shape_ceilings(args.run_dir, getattr(torch, shape_dtype)):
+        print(f"  {row['rows']:<26} {row['product']:<36} {row['gflops']:>8.1f} GFLOP/s {row['gflops'] / peaks[shape_dtype]:>6.0%}")
 
-    print("\nmodel-bound kernels on the run's base model:")
+    print("\nmodel-bound kernels on the run's base model (peers on the same inputs, same process):")
     print(f"  {'stage':<32} {'dtype':<9} {'tokens':>7} {'s':>7} {'GFLOP/s':>8} {'of peak':>8}")
     for row in model_bound(args.run_dir, args.items):
         gflops = row["flops"] / row["seconds"] / 1e9
-        share = gflops / peaks[row["dtype"]]
-        print(f"  {row['stage']:<32} {row['dtype']:<9} {row['tokens']:>7} {row['seconds']:>7.2f} {gflops:>8.1f} {share:>8.0%}")
+        peak = peaks.get(row["dtype"])
+        share = f"{gflops / peak:>8.0%}" if peak else f"{'(emul.)':>8}"
+        print(f"  {row['stage']:<32} {row['dtype']:<9} {row['tokens']:>7} {row['seconds']:>7.2f} {gflops:>8.1f} {share}")
     if not args.no_profile:
         print("\nwhere a QLoRA training step's CPU time goes (torch.profiler self time, 2 steps after a warm-up):")
         for group, share in training_profile(args.run_dir).items():

@@ -72,12 +72,40 @@ def _evaluation_task_seconds(run_dir: Path) -> list[dict[str, str]]:
     return rows
 
 
+def _float32_check_note(run_dir: Path) -> str:
+    path = run_dir / "evaluate" / "metrics.json"
+    if path.is_file() and "dtype_check" in read_json(path):
+        return " (the float32 check re-runs the first items of each task in float32 to bound what bfloat16 changes)"
+    return ""
+
+
 def _book_build_note(run_dir: Path) -> str:
     """The previous book build's time (this build's is written after the page): none for a first build."""
     path = run_dir / "book_build.json"
     if not path.is_file():
         return ""
     return f"The last book build from this run took {read_json(path)['wall_seconds']:.0f} s.\n"
+
+
+def _precision_section(manifest: dict[str, Any]) -> str:
+    """Which dtype each use ran in on this run's machine, what the parameters asked for, and why."""
+    chosen = manifest.get("precision")
+    if not chosen:
+        return ""
+    rows = [
+        {"use": use, "parameter": f"`{key}: {chosen[use]['requested']}`", "dtype": chosen[use]["dtype"],
+         "why": chosen[use]["reason"]}  # fmt: skip
+        for use, key in (("training", "quantization.compute_dtype"), ("evaluation", "evaluation.dtype"))
+    ]
+    native = "computes bfloat16 natively" if chosen["native_bfloat16"] else "only emulates bfloat16 (about 65x slower than float32)"
+    return f"""## Precision
+
+The machine of this run (torch CPU capability `{chosen['cpu_capability']}`, device `{chosen['device']}`)
+{native}. With `auto`, the study takes bfloat16 only where it is native and float32 elsewhere; the
+dtype is part of the fingerprint of every step it affects, so a run moved to another class of CPU
+recomputes those steps.
+
+{_markdown_table(rows)}"""
 
 
 def reproducibility_page(run_dir: Path) -> str:
@@ -95,6 +123,7 @@ def reproducibility_page(run_dir: Path) -> str:
     git = manifest["git"]
     commit = f"`{git['commit']}`" + (" (with uncommitted changes)" if git["dirty"] else "") if git["commit"] else "unknown"
     determinism = [{"setting": k, "value": f"`{v}`"} for k, v in manifest["determinism"].items()]
+    precision_section = _precision_section(manifest)
     return f"""# Reproducibility
 
 This page is generated from `runs/{manifest['run_name']}/manifest.json`.
@@ -118,11 +147,11 @@ can also be run by hand:
 ## Stage timings
 
 {_markdown_table(steps)}
-The evaluation step by task, every system together (the float32 check re-runs the first items of
-each task in float32 to bound what the faster dtype changes):
+The evaluation step by task, every system together{_float32_check_note(run_dir)}:
 
 {_markdown_table(tasks)}
 {_book_build_note(run_dir)}
+{precision_section}
 ## Settings that can change a number
 
 {_markdown_table(determinism)}

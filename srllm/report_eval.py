@@ -120,7 +120,10 @@ def dtype_check_paragraph(metrics: dict[str, Any]) -> str:
     dtype = metrics.get("dtype", "float32")
     check = metrics.get("dtype_check")
     if dtype == "float32":
-        return "The evaluated models ran in float32, the reference path (`evaluation.dtype`)."
+        return (
+            "The evaluated models ran in float32, the reference path (`evaluation.dtype`; `auto` chooses it where the "
+            "machine only emulates bfloat16), so there is no second dtype to compare."
+        )
     if not check or "tasks" not in check:
         return f"The evaluated models ran in {dtype}; no comparison with float32 was run (`evaluation.dtype_check_items: 0`)."
     tasks = check["tasks"].values()
