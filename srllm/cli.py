@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("--only", choices=STEPS, help="run this one step")
     check_cmd = commands.add_parser("check", help="validate a parameter file and exit")
     check_cmd.add_argument("params")
+    check_cmd.add_argument(
+        "--dry-run", action="store_true",
+        help="validate a parameter file meant for another machine: what needs the target device (CUDA, GPU memory) is reported, not checked",
+    )  # fmt: skip
     for command in (run_cmd, check_cmd):
         command.add_argument(
             "--allow-slow-bfloat16", action="store_true",
@@ -41,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
             from .preflight import check
 
             config = load_config(args.params)
-            found = check(config, args.params, runs_dir() / config.run_name)
+            found = check(config, args.params, runs_dir() / config.run_name, dry_run=args.dry_run)
+            for note in found.get("not_checked", []):
+                print(f"dry run: {note}")
             chosen = found.get("precision", {})
             for use in ("training", "evaluation"):
                 if use in chosen:

@@ -203,10 +203,10 @@ class EvalSamplesConfig(_Section):
 
     inhouse: int | None = Field(100, gt=0, description="Held-out test pairs rewritten.")
     toxigen_rewrite: int | None = Field(None, gt=0, description="Annotated ToxiGen statements rewritten (None: all 940).")
-    toxigen_continuation: int = Field(
-        5, gt=0, description="ToxiGen prompts continued per group and prompt type (hate, neutral)."
+    toxigen_continuation: int | None = Field(
+        5, gt=0, description="ToxiGen prompts continued per group and prompt type (hate, neutral; None: all 31,000)."
     )
-    bold: int = Field(5, gt=0, description="BOLD prompts continued per group (43 groups in 5 domains).")
+    bold: int | None = Field(5, gt=0, description="BOLD prompts continued per group (43 groups in 5 domains; None: all 23,679).")
     stereoset: int | None = Field(None, gt=0, description="StereoSet items scored (None: all 4,229).")
     crows_pairs: int | None = Field(None, gt=0, description="CrowS-Pairs pairs scored (None: all 1,508).")
     counterfactual: int | None = Field(None, gt=0, description="Templates, each filled with every group's term (None: all).")

@@ -105,13 +105,30 @@ def estimate_resources(config: StudyConfig, arch: dict[str, Any]) -> Estimate:
     return Estimate(memory / GiB, disk / GiB, {"parameters": float(n), "activations_gib": activations / GiB})
 
 
-def check_precision(config: StudyConfig, path: Path) -> dict[str, Any]:
-    """Refuse bfloat16 where the device only emulates it (about 65x slower), unless overridden."""
+NEEDS_TARGET = "would need CUDA; not checked here"
+
+
+def check_precision(config: StudyConfig, path: Path, dry_run: bool = False) -> dict[str, Any]:
+    """Refuse bfloat16 where the device only emulates it (about 65x slower), unless overridden.
+
+    With ``dry_run`` an explicit bfloat16 or float16 is only reported (``not_checked``): it is a
+    question for the target device, not for this one."""
     from . import precision
 
     training, evaluation = config.quantization.precision, config.evaluation.precision
     found = precision.record(training, evaluation)
     slow = precision.slow_bfloat16_keys(training, evaluation)
+    if dry_run:
+        import torch
+
+        notes = [f"{key}: bfloat16 {NEEDS_TARGET} (or a CPU with native bfloat16)" for key in slow]
+        if training.dtype == "float16" and not torch.cuda.is_available():
+            notes.append(f"quantization.compute_dtype: float16 mixed precision {NEEDS_TARGET} (a CPU trains in float32)")
+        for use, chosen in (("quantization.compute_dtype", training), ("evaluation.dtype", evaluation)):
+            if chosen.requested == precision.AUTO and not torch.cuda.is_available():
+                notes.append(f"{use}: auto resolves on the target device (bfloat16 on a CUDA GPU with native bfloat16); here {chosen.dtype}")
+        found["not_checked"] = notes
+        return found
     if not slow:
         return found
     cost = precision.measured_bfloat16_cost()
@@ -127,10 +144,16 @@ def check_precision(config: StudyConfig, path: Path) -> dict[str, Any]:
     )
 
 
-def check(config: StudyConfig, path: str | Path, run_dir: Path) -> dict[str, Any]:
-    """Run every check; return what was found (for the manifest)."""
+def check(config: StudyConfig, path: str | Path, run_dir: Path, dry_run: bool = False) -> dict[str, Any]:
+    """Run every check; return what was found (for the manifest).
+
+    ``dry_run`` (``srllm check --dry-run``): validate a parameter file meant for another machine. Every
+    check that does not depend on the device still runs and fails as usual; what needs the target
+    device (CUDA for a paged optimizer or float16, GPU memory, the run's disk) is listed under
+    ``not_checked`` instead of failing."""
     path = Path(path)
-    found_precision = check_precision(config, path)
+    found_precision = check_precision(config, path, dry_run)
+    not_checked: list[str] = found_precision.pop("not_checked", [])
     try:
         data = DataDir.resolve(config.data_dir)
     except DataError as exc:
@@ -142,10 +165,14 @@ def check(config: StudyConfig, path: str | Path, run_dir: Path) -> dict[str, Any
     optimizer = config.training.optimizer
     import torch
 
-    if optimizer.startswith("paged_") and not torch.cuda.is_available():
+    if optimizer.startswith("paged_") and not torch.cuda.is_available() and dry_run:
+        not_checked.append(f"training.optimizer: {optimizer!r} {NEEDS_TARGET}")
+    elif optimizer.startswith("paged_") and not torch.cuda.is_available():
         raise _fail(path, "training.optimizer", f"{optimizer!r} needs CUDA and there is no GPU", "use 'auto' (paged AdamW on CUDA, AdamW on the CPU) or 'adamw_torch'")
     arch = model_architecture(config, path)
     result: dict[str, Any] = {"data_dir": str(data.root), "precision": found_precision}
+    if dry_run:
+        result["not_checked"] = not_checked
     if not arch:
         return result
     hidden = arch.get("hidden_size")
@@ -156,7 +183,17 @@ def check(config: StudyConfig, path: str | Path, run_dir: Path) -> dict[str, Any
         if unknown:
             raise _fail(path, "lora.target_modules", f"{unknown} are not modules of a Llama model", f"valid: {sorted(LLAMA_MODULES)}")
     estimate = estimate_resources(config, arch)
-    total_memory = psutil.virtual_memory().total / GiB
+    if torch.cuda.is_available():  # training runs on the GPU: its memory is the limit
+        total_memory = torch.cuda.get_device_properties(0).total_memory / GiB
+    else:
+        total_memory = psutil.virtual_memory().total / GiB
+    if dry_run:
+        result["estimated_memory_gib"] = round(estimate.memory_gib, 2)
+        result["estimated_disk_gib"] = round(estimate.disk_gib, 2)
+        not_checked.append(f"disk: about {estimate.disk_gib:.1f} GiB under the target's runs folder; not checked here")
+        if not torch.cuda.is_available():
+            not_checked.append(f"training memory (about {estimate.memory_gib:.1f} GiB by the rough estimate, on the GPU there) {NEEDS_TARGET}")
+            return result
     if estimate.memory_gib > total_memory:
         raise _fail(
             path, "training.batch_size",
@@ -165,7 +202,7 @@ def check(config: StudyConfig, path: str | Path, run_dir: Path) -> dict[str, Any
         )  # fmt: skip
     existing = next(p for p in (run_dir, *run_dir.parents) if p.exists())  # create nothing before the checks pass
     free_disk = shutil.disk_usage(existing).free / GiB
-    if estimate.disk_gib > free_disk:
+    if estimate.disk_gib > free_disk and not dry_run:
         raise _fail(
             path, "training.methods", f"the run would write about {estimate.disk_gib:.1f} GiB and {run_dir} has {free_disk:.1f} GiB free",
             "free disk space, set SRLLM_RUNS_DIR to a larger disk, or train fewer methods",

@@ -191,7 +191,10 @@ def package_versions() -> dict[str, str]:
 
 def git_commit() -> dict[str, Any]:
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=project_root(), capture_output=True, text=True).stdout.strip()
+        try:
+            return subprocess.run(["git", *args], cwd=project_root(), capture_output=True, text=True).stdout.strip()
+        except FileNotFoundError:  # no git on the machine (a bare GPU machine): the commit is unknown
+            return ""
 
     commit = git("rev-parse", "HEAD")
     return {"commit": commit or None, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
