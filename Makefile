@@ -3,7 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PARAMS ?= params/cpu.yaml
-RUN ?= runs/cpu
+# The run folder follows run_name in $(PARAMS) (read with sed: make needs no Python for it), so
+# `make study PARAMS=params/smoke.yaml` builds the book of runs/smoke.
+RUN ?= runs/$(shell sed -n 's/^run_name:[^A-Za-z0-9_.-]*\([A-Za-z0-9_.-]*\).*/\1/p' $(PARAMS))
 # The data mirror beside the project, when there is one; otherwise the files are downloaded once.
 SRLLM_DATA_DIR ?= $(wildcard $(CURDIR)/../shared/data)
 export SRLLM_DATA_DIR

@@ -7,9 +7,11 @@ the file, the key (as a dotted path) and what would be valid.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -332,8 +334,26 @@ def _format_error(path: Path, error: ValidationError) -> str:
         else:
             got = item.get("input")
             got_text = f" (got {got!r})" if not isinstance(got, dict) else ""
-            lines.append(f"  {key}: {item['msg']}{got_text}")
+            lines.append(f"  {key}: {item['msg']}{got_text}{_float_hint(item)}")
     return "\n".join(lines)
+
+
+# A number in exponent notation without a dot: YAML 1.1 (PyYAML's dialect) reads it as a string.
+_DOTLESS_EXPONENT = re.compile(r"^([+-]?[0-9]+)([eE][+-]?[0-9]+)$")
+
+
+def _float_hint(item: Any) -> str:
+    """For a float key given a string such as '2e-4': say why YAML read a string and how to write it."""
+    got = item.get("input")
+    if item["type"] != "float_type" or not isinstance(got, str):
+        return ""
+    match = _DOTLESS_EXPONENT.match(got.strip())
+    if not match:
+        return ""
+    fixed = f"{match.group(1)}.0{match.group(2)}"
+    return (
+        f"; YAML 1.1 reads a float only if it has a dot, so {got} is read as a string: write {fixed}"
+    )
 
 
 def _allowed_keys(section: tuple[Any, ...]) -> list[str]:
@@ -351,21 +371,105 @@ def _allowed_keys(section: tuple[Any, ...]) -> list[str]:
     return sorted(model.model_fields)
 
 
-def load_config(path: str | os.PathLike[str]) -> StudyConfig:
-    """Read and validate a parameter file. Raises ConfigError naming the file and the key."""
+class DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: str, first_line: int, second_line: int):
+        super().__init__(f"key {key!r} is given twice, on line {first_line} and on line {second_line}")
+        self.key, self.first_line, self.second_line = key, first_line, second_line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error.
+
+    Plain PyYAML keeps the last value silently, so ``seed: 0`` ... ``seed: 5`` would run with seed 5
+    while whoever reads the file sees 0. The check walks the composed document before it is
+    constructed, so the key is named by its dotted path (``training.seed``), with both lines."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _refuse_duplicates(node, ())
+        return super().construct_document(node)
+
+
+def _refuse_duplicates(node: yaml.Node, path: tuple[str, ...]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
+            ident = (key_node.tag, name)
+            if isinstance(key_node, yaml.ScalarNode) and ident in seen:
+                raise DuplicateKeyError(".".join((*path, name)), seen[ident], line)
+            seen[ident] = line
+            _refuse_duplicates(value_node, (*path, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicates(item, (*path, str(index)))
+
+
+def read_params(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A parameter file's mapping as written (nothing validated or resolved). Raises ConfigError."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: parameter file not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except DuplicateKeyError as exc:
+        raise ConfigError(
+            f"{path}: invalid parameters\n  {exc.key}: given twice, on line {exc.first_line} and on line "
+            f"{exc.second_line}; keep one (YAML would silently use the last)"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
+    return raw
+
+
+def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["training.max_steps=20", ...]`` as ``{"training.max_steps": 20}``: each value is read as a YAML
+    scalar (so ``20`` is an int, ``true`` a bool, ``2.0e-4`` a float), exactly as in a parameter file."""
+    parsed: dict[str, Any] = {}
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"--set {override}: expected KEY=VALUE with a dotted key, e.g. training.max_steps=20")
+        try:
+            value = yaml.load(text, Loader=_UniqueKeyLoader) if text.strip() else None  # noqa: S506
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {override}: the value is not valid YAML: {exc}") from None
+        parsed[key] = value
+    return parsed
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``raw`` with each dotted key set; the schema then validates the result as a whole."""
+    merged = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        *parents, last = dotted.split(".")
+        node = merged
+        for depth, part in enumerate(parents):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parents[: depth + 1])
+                raise ConfigError(f"--set {dotted}: {where} is a value ({child!r}), not a section with keys")
+            node = child
+        node[last] = value
+    return merged
+
+
+def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> StudyConfig:
+    """Read and validate a parameter file, with ``--set`` overrides (dotted key: value) applied on top.
+    Raises ConfigError naming the file and the key."""
+    path = Path(path)
+    raw = read_params(path)
+    if overrides:
+        raw = apply_overrides(raw, overrides)
     try:
         return StudyConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_error(path, exc)) from None
+        given = " ".join(f"--set {key}={value}" for key, value in overrides.items()) if overrides else ""
+        label = Path(f"{path} with {given}") if overrides else path
+        raise ConfigError(_format_error(label, exc)) from None
 
 
 def dump_config(config: StudyConfig) -> str:

@@ -24,9 +24,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import psutil
+import yaml
 
 from . import precision
-from .config import STEPS, StudyConfig, dump_config, load_config
+from .config import STEPS, StudyConfig, apply_overrides, dump_config, load_config, read_params
 from .io import read_json, write_json, write_text
 from .monitor import PeakMemory
 from .paths import project_root, runs_dir
@@ -210,8 +211,9 @@ def collect_metrics(run_dir: Path) -> dict[str, Any]:
 
 
 def write_manifest(
-    config: StudyConfig, params_path: Path, run_dir: Path, steps_info: dict[str, Any], resources: dict[str, Any]
-) -> None:
+    config: StudyConfig, params_path: Path, run_dir: Path, steps_info: dict[str, Any], resources: dict[str, Any],
+    overrides: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
     import torch
 
     data_files: dict[str, str] = {}
@@ -222,6 +224,8 @@ def write_manifest(
     manifest = {
         "run_name": config.run_name,
         "params_file": str(params_path),
+        # `srllm run --set key=value`: applied on top of params_file; "params" holds the result.
+        "overrides": dict(overrides or {}),
         "params": config.model_dump(),
         "params_hash": config.params_hash(),
         "git": git_commit(),
@@ -249,15 +253,25 @@ def write_manifest(
     write_json(run_dir / "manifest.json", manifest)
 
 
-def run(params_path: str | Path, force: bool = False, only: str | None = None, log: Any = print) -> Path:
-    """Run the study described by ``params_path``; return the run folder."""
+def run(
+    params_path: str | Path, force: bool = False, only: str | None = None, log: Any = print,
+    overrides: dict[str, Any] | None = None, runs_root: str | Path | None = None,
+) -> Path:  # fmt: skip
+    """Run the study described by ``params_path``, with ``--set`` overrides (dotted key: value) on top,
+    into ``runs_root`` (default: :func:`srllm.paths.runs_dir`) / run name; return the run folder."""
     params_path = Path(params_path).resolve()
-    config = load_config(params_path)
-    run_dir = runs_dir() / config.run_name
+    config = load_config(params_path, overrides)
+    run_dir = Path(runs_root or runs_dir()).resolve() / config.run_name
     from .preflight import check
 
     resources = check(config, params_path, run_dir)  # before any work: data, model, memory, disk
     write_text(run_dir / "params.yaml", dump_config(config))
+    steps_params = params_path
+    if overrides:
+        # The notebooks (and the training workers) load the parameters from a file: give them the file
+        # as written with the overrides applied (not the resolved params.yaml: "auto" stays "auto").
+        steps_params = run_dir / "params.given.yaml"
+        write_text(steps_params, yaml.safe_dump(apply_overrides(read_params(params_path), overrides), sort_keys=False))
     prints = fingerprints(config)
     state_path = run_dir / "steps.json"
     steps_info: dict[str, Any] = read_json(state_path) if state_path.is_file() else {}
@@ -267,9 +281,9 @@ def run(params_path: str | Path, force: bool = False, only: str | None = None, l
         for step in STEPS:
             if only is not None and step != only:
                 continue
-            _run_step(step, config, params_path, run_dir, prints, steps_info, resources, force, log)
+            _run_step(step, config, steps_params, run_dir, prints, steps_info, resources, force, log, params_path, overrides)
     write_json(run_dir / "metrics.json", collect_metrics(run_dir))
-    write_manifest(config, params_path, run_dir, steps_info, resources)
+    write_manifest(config, params_path, run_dir, steps_info, resources, overrides)
     return run_dir
 
 
@@ -317,6 +331,7 @@ def stop_cleanly(log: Callable[[str], Any]) -> Iterator[None]:
 def _run_step(
     step: str, config: StudyConfig, params_path: Path, run_dir: Path, prints: dict[str, str],
     steps_info: dict[str, Any], resources: dict[str, Any], force: bool, log: Callable[[str], Any],
+    params_file: Path | None = None, overrides: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     """Run one step unless it is up to date; record its fingerprint, wall time and peak memory."""
     state_path = run_dir / "steps.json"
@@ -346,7 +361,7 @@ def _run_step(
     }
     write_json(state_path, steps_info)
     write_json(run_dir / "metrics.json", collect_metrics(run_dir))
-    write_manifest(config, params_path, run_dir, steps_info, resources)
+    write_manifest(config, params_file or params_path, run_dir, steps_info, resources, overrides)
     log(f"[srllm] {step}: done in {steps_info[step]['wall_seconds']:.0f} s, peak {steps_info[step]['peak_rss_mb']:.0f} MB")
 
 

@@ -58,7 +58,7 @@ BROKEN = [
     ("zero batch size", _set(SMOKE, "training.batch_size", 0), "training.batch_size", "greater than 0"),
     ("negative max new tokens", _set(SMOKE, "generation.max_new_tokens", -5), "generation.max_new_tokens", "greater than 0"),
     ("learning rate above 1", _set(SMOKE, "training.learning_rate", 3.0), "training.learning_rate", "less than or equal to 1"),
-    ("learning rate written 2e-4 (YAML reads a string)", _set(SMOKE, "training.learning_rate", "2e-4"), "training.learning_rate", "number"),
+    ("learning rate written 2e-4 (YAML reads a string)", _set(SMOKE, "training.learning_rate", "2e-4"), "training.learning_rate", "write 2.0e-4"),
     ("negative learning rate", _set(SMOKE, "training.learning_rate", -0.001), "training.learning_rate", "greater than 0"),
     ("dropout of 1.5", _set(SMOKE, "lora.dropout", 1.5), "lora.dropout", "less than 1"),
     ("zero LoRA rank", _set(SMOKE, "lora.r", 0), "lora.r", "greater than 0"),
@@ -129,3 +129,30 @@ def test_packaged_architecture_matches_the_converted_model() -> None:
 
     config = AutoConfig.from_pretrained(resolve_base_model(ModelConfig())).to_dict()
     assert {k: config[k] for k in PACKAGED_ARCHITECTURE} == PACKAGED_ARCHITECTURE
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    from srllm.config import load_config
+
+    path = tmp_path / "twice.yaml"
+    path.write_text("run_name: x\nseed: 0\ntraining:\n  max_steps: 5\n  batch_size: 2\n  max_steps: 7\nseed: 5\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert str(path) in message and "  training.max_steps: given twice, on line 4 and on line 6" in message, message
+    path.write_text("run_name: x\nseed: 0\nlora:\n  r: 4\nseed: 5\n")
+    with pytest.raises(ConfigError, match=r"  seed: given twice, on line 2 and on line 5"):
+        load_config(path)
+
+
+def test_a_float_without_a_dot_explains_yaml_and_shows_the_fix(tmp_path: Path) -> None:
+    from srllm.config import load_config
+
+    path = tmp_path / "float.yaml"
+    path.write_text("run_name: x\ntraining:\n  learning_rate: 2e-4\n  weight_decay: 1E-3\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert "  training.learning_rate: Input should be a valid number (got '2e-4')" in message
+    assert "YAML 1.1 reads a float only if it has a dot, so 2e-4 is read as a string: write 2.0e-4" in message
+    assert "write 1.0E-3" in message
