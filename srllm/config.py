@@ -253,7 +253,8 @@ class EvaluationConfig(_ResolvesDtype):
     )
     torch_threads: int | None = Field(None, gt=0, description="torch intra-op threads while evaluating (None: default).")
     online_judges: list[Literal[ONLINE_JUDGES]] = Field(  # type: ignore[valid-type]
-        default_factory=list, description=f"Extra online scorers, any of {ONLINE_JUDGES}; keys from the environment only."
+        default_factory=list,
+        description=f"Extra online scorers, any of {ONLINE_JUDGES}; keys from the environment only (PERSPECTIVE_API_KEY, OPENAI_API_KEY); scores are cached on disk, failed requests retried."
     )
     bootstrap_resamples: int = Field(2000, ge=100)
 
