@@ -156,6 +156,9 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     }
     if metrics["leakage"]["remaining"]:
         raise AssertionError(f"{final_check} training/validation records still near-duplicate evaluation texts")
+    from ..cards import dataset_card
+
+    dataset_card(config, metrics).save(step_dir(run_dir, "dataset") / "README.md")
     return finish(run_dir, "dataset", metrics, data)
 
 

@@ -187,8 +187,20 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
         with atomic_path(out / "per_example.parquet") as tmp:
             table.to_parquet(tmp, index=False)
     result = finish(run_dir, "evaluate", metrics, data)
+    write_cards_with_results(config, run_dir, metrics)
     shard.barrier()
     return result
+
+
+def write_cards_with_results(config: StudyConfig, run_dir: Path, metrics: dict[str, Any]) -> None:
+    """Each trained model's cards (its adapter, and the merged model where there is one), written again
+    with this step's results."""
+    from ..cards import trained_metrics, write_model_card
+
+    for trained in config.trained_models():
+        for folder, merged in ((Path(run_dir) / "train" / trained.name / "model", False), (Path(run_dir) / "merge" / trained.name, True)):
+            if folder.is_dir():
+                write_model_card(folder, config, trained, trained_metrics(run_dir, trained.name), merged=merged, evaluated=metrics)
 
 
 def seconds_by_task(metrics: dict[str, Any]) -> dict[str, float]:

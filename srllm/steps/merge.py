@@ -12,6 +12,7 @@ MERGEABLE = ("qlora", "lora")
 
 
 def merge(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
+    from ..cards import trained_metrics, write_model_card
     from ..merge import merge_adapter
     from ..models import resolve_base_model
 
@@ -27,6 +28,7 @@ def merge(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
         quant = config.quantization if trained.method == "qlora" else None
         out = step_dir(run_dir, "merge") / trained.name
         metrics["by_method"][trained.name] = merge_adapter(base, adapter, out, probes, quant)
+        write_model_card(out, config, trained, trained_metrics(run_dir, trained.name), merged=True)
     diffs = [m["max_abs_logit_diff"] for m in metrics["by_method"].values()]
     metrics["max_abs_logit_diff"] = max(diffs) if diffs else None
     return finish(run_dir, "merge", metrics)

@@ -54,6 +54,7 @@ def _run_forwarding_output(command: list[str]) -> int:
 
 def train(config: StudyConfig, run_dir: Path, params_path: str | Path) -> dict[str, Any]:
     """Train every configured method (with every seed) on the training split; return metrics per model."""
+    from ..cards import write_model_card
     from ..models import resolve_base_model
 
     run_dir = Path(run_dir)
@@ -71,5 +72,8 @@ def train(config: StudyConfig, run_dir: Path, params_path: str | Path) -> dict[s
             raise RuntimeError(f"training {trained.name} failed (exit code {returncode}): {' '.join(command)}")
         result = read_json(run_dir / "train" / trained.name / "train_metrics.json")
         result["peak_rss_mb"] = memory.peak_mb
+        # Replaces peft's template README (all "[More Information Needed]") with the run's own card.
+        write_model_card(run_dir / "train" / trained.name / "model", config, trained, {**result, "train_records": n_train},
+                         merged=False)  # fmt: skip
         metrics[trained.name] = result
     return finish(run_dir, "train", metrics)
