@@ -272,6 +272,8 @@ def run(
         # as written with the overrides applied (not the resolved params.yaml: "auto" stays "auto").
         steps_params = run_dir / "params.given.yaml"
         write_text(steps_params, yaml.safe_dump(apply_overrides(read_params(params_path), overrides), sort_keys=False))
+    else:
+        (run_dir / "params.given.yaml").unlink(missing_ok=True)  # an earlier run's overrides no longer apply
     prints = fingerprints(config)
     state_path = run_dir / "steps.json"
     steps_info: dict[str, Any] = read_json(state_path) if state_path.is_file() else {}

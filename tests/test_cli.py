@@ -109,6 +109,12 @@ def test_run_with_overrides_reaches_the_notebooks_and_the_manifest(
     assert manifest["overrides"] == {"training.max_steps": 20, "evaluation.samples.inhouse": 50}
     assert manifest["params"]["training"]["max_steps"] == 20 and manifest["params_file"] == str(SMOKE)
     assert not (tmp_path / "not-here").exists()
+    # The same run again without overrides: the steps get the file itself, and the manifest says so.
+    seen.clear()
+    assert cli.main(["run", str(SMOKE), "--runs-dir", str(runs), "--force"]) == 0
+    assert {params_path for _, params_path, _ in seen} == {SMOKE}
+    assert not (runs / "smoke" / "params.given.yaml").exists()
+    assert yaml.safe_load((runs / "smoke" / "manifest.json").read_text())["overrides"] == {}
 
 
 def test_check_prints_the_resolved_parameters_as_yaml(
