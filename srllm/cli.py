@@ -59,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     book_cmd.add_argument("run_dir", help="a run folder, e.g. runs/cpu")
     book_cmd.add_argument("--out", help="where to put the book (default: _build/)")
     commands.add_parser("list", help="list the evaluation tasks, systems, training methods and parameter sets")
+    push_cmd = commands.add_parser(
+        "push", help="upload a run's models and corpus, with their cards, to the Hugging Face Hub",
+        description="Upload each merged model (and each trained model with no merged form) to a model "
+        "repository TO-<name>, and the corpus to the dataset repository TO-corpus. The token comes from "
+        "HF_TOKEN or huggingface-cli login.",
+    )  # fmt: skip
+    push_cmd.add_argument("run_dir", help="a run folder, e.g. runs/cpu")
+    push_cmd.add_argument("--to", required=True, metavar="OWNER/NAME", help="the repositories' name prefix, e.g. your-name/srllm")
+    push_cmd.add_argument("--public", action="store_true", help="create public repositories (default: private)")
+    push_cmd.add_argument("--dry-run", action="store_true", help="say what would be uploaded where, upload nothing")
     return parser
 
 
@@ -119,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
                 args.params, force=args.force, only=args.only, overrides=overrides, runs_root=args.runs_dir
             )
             print(f"[srllm] run complete: {run_dir}")
+        elif args.command == "push":
+            from .push import push
+
+            push(Path(args.run_dir), args.to, private=not args.public, dry_run=args.dry_run)
         else:
             html = runner.build_book(args.run_dir, args.out)
             print(f"[srllm] book built: {html / 'index.html'}")

@@ -49,7 +49,7 @@ def _subparsers(parser: Any) -> dict[str, Any]:
 def test_help_texts_are_plain_words() -> None:
     parser = cli.build_parser()
     texts = [parser.format_help(), *(sub.format_help() for sub in _subparsers(parser).values())]
-    assert len(texts) == 5
+    assert len(texts) == 6
     for text in texts:
         for markup in ("``", ":class:", ":func:", ":mod:"):
             assert markup not in text, text
