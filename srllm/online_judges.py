@@ -31,7 +31,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -79,8 +80,15 @@ class ScoreCache:
                 "score REAL NOT NULL, PRIMARY KEY (version, text_sha256))"
             )
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60)
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one transaction: committed (or rolled back) and closed at the end."""
+        db = sqlite3.connect(self.path, timeout=60)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
 
     @staticmethod
     def key(text: str) -> str:
@@ -136,6 +144,7 @@ def post_json(url: str, body: dict[str, Any], headers: dict[str, str], timeout_s
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (http(s) URL from us)
             return json.load(response)
     except urllib.error.HTTPError as exc:
+        exc.close()  # the error holds the answer's connection
         if exc.code == 429 or exc.code >= 500:
             raise TransientError(f"{service}: HTTP {exc.code}") from None
         raise RuntimeError(f"{service} request refused: HTTP {exc.code}") from None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from huggingface_hub import DatasetCard, ModelCard
 
-from srllm.cards import PACKAGED_HUB_ID, dataset_card, write_model_card
+from srllm.cards import PACKAGED_HUB_ID, dataset_card, model_card, write_model_card
 from srllm.config import StudyConfig, TrainedModel, load_config
 from srllm.steps.evaluate import write_cards_with_results
 
@@ -64,8 +64,7 @@ def test_evaluation_writes_results_into_every_card_of_the_model(tmp_path: Path) 
 
 def test_a_random_test_model_says_so() -> None:
     config = load_config(ROOT / "params" / "smoke.yaml")
-    card = str(__import__("srllm.cards", fromlist=["model_card"]).model_card(
-        config, TrainedModel("prefix", "prefix", 0), {}, merged=False))  # fmt: skip
+    card = str(model_card(config, TrainedModel("prefix", "prefix", 0), {}, merged=False))
     assert "A test model" in card and "virtual tokens | 16" in card
 
 
