@@ -48,8 +48,9 @@ def _subparsers(parser: Any) -> dict[str, Any]:
 
 def test_help_texts_are_plain_words() -> None:
     parser = cli.build_parser()
-    texts = [parser.format_help(), *(sub.format_help() for sub in _subparsers(parser).values())]
-    assert len(texts) == 6
+    commands = _subparsers(parser)
+    assert {"run", "check", "book", "list", "push"} <= set(commands)
+    texts = [parser.format_help(), *(sub.format_help() for sub in commands.values())]
     for text in texts:
         for markup in ("``", ":class:", ":func:", ":mod:"):
             assert markup not in text, text
