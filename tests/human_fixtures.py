@@ -26,7 +26,7 @@ def synthetic_run(root: Path, name: str = "synthetic") -> Path:
             group = groups[i % len(groups)]
             text = f"{task} input {i} about {group}, with a comma and \"quotes\""
             for system in SYSTEMS:
-                output = text if system == "input" else f"{system} rewrite of {task} {i}\nsecond line"
+                output = text if system == "input" else f"rewrite {SYSTEMS.index(system)} of {task} {i}\nsecond line"
                 row = {"task": task, "system": system, "item_id": f"{task}-{i}", "group": group, "input": text, "output": output}
                 row.update({c: float(rng.random()) for c in REWRITE_COLUMNS})
                 row.update({"toxic": float(row["toxicity"] > 0.5), "flagged": float(row["profanity"] > 0.5),

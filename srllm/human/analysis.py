@@ -38,6 +38,7 @@ MATCHED = {"toxicity": ("toxicity", "profanity"), "meaning": ("similarity",), "f
 # The paper's headline effect: content moderation flags 57% of the unsafe inputs and 5.9% of the
 # SR-LLM rewrites; as a standardised effect, Cohen's h between the two rates.
 PAPER_RATES = (0.57, 0.059)
+AUTO = "auto_"  # prefix of the automatic metrics' columns in the table of rated outputs
 POWER, ALPHA = 0.8, 0.05
 WILCOXON_ARE = 3 / math.pi  # asymptotic relative efficiency of the signed-rank test to the t-test (normal data)
 
@@ -109,17 +110,18 @@ def correlations(scores: pd.DataFrame, automatic: pd.DataFrame | None, scales: l
     if automatic is None:
         return {"note": "the run has no evaluate/per_example.parquet"}, scores
     metrics = [m for m in AUTOMATIC if m in automatic.columns]
-    auto = automatic[["task", "item_id", "system", *metrics]].rename(columns={"item_id": "source_item_id"})
+    # Prefixed: the toxicity metric and the toxicity scale would share a name.
+    auto = automatic[["task", "item_id", "system", *metrics]].rename(columns={"item_id": "source_item_id", **{m: AUTO + m for m in metrics}})
     auto = auto.assign(source_item_id=auto["source_item_id"].astype(str)).drop_duplicates(["task", "source_item_id", "system"])
     joined = scores.merge(auto, on=["task", "source_item_id", "system"], how="left")
     result: dict[str, Any] = {}
     for scale in scales:
         for metric in metrics:
-            pair = joined[[scale.name, metric]].astype(float).dropna()
-            if len(pair) < 3 or pair[metric].nunique() < 2 or pair[scale.name].nunique() < 2:
+            pair = joined[[scale.name, AUTO + metric]].astype(float).dropna()
+            human, auto = pair[scale.name], pair[AUTO + metric]
+            if len(pair) < 3 or auto.nunique() < 2 or human.nunique() < 2:
                 continue
-            rho = stats.spearmanr(pair[scale.name], pair[metric])
-            tau = stats.kendalltau(pair[scale.name], pair[metric])
+            rho, tau = stats.spearmanr(human, auto), stats.kendalltau(human, auto)
             result.setdefault(scale.name, {})[metric] = {
                 "n": int(len(pair)), "spearman": float(rho.statistic), "spearman_p": float(rho.pvalue),
                 "kendall_tau": float(tau.statistic), "kendall_p": float(tau.pvalue),

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..io import read_json  # noqa: E402
-from .analysis import MATCHED  # noqa: E402
+from .analysis import AUTO, MATCHED  # noqa: E402
 from .protocol import scales_markdown  # noqa: E402
 from .scales import SCALES, scale_from_dict  # noqa: E402
 
@@ -97,7 +97,7 @@ def metric_figure(outputs: pd.DataFrame, pairs: list[tuple[str, str]], path: Pat
     fig, axes = plt.subplots(1, len(pairs), figsize=(4 * len(pairs), 3.6), squeeze=False)
     rng = np.random.default_rng(0)
     for ax, (scale, metric) in zip(axes[0], pairs):
-        data = outputs[[scale, metric, "system"]].dropna()
+        data = outputs[[scale, AUTO + metric, "system"]].dropna().rename(columns={AUTO + metric: metric})
         for i, (system, rows) in enumerate(data.groupby("system")):
             # Mean ratings take few values: a little vertical jitter shows how many outputs share one.
             jitter = rng.uniform(-0.05, 0.05, len(rows))
