@@ -144,7 +144,7 @@ def test_bad_sheet_is_a_named_error(kind: str, exported: tuple[Path, Path, dict]
     change, message = BAD_SHEETS[kind]
     _edit(returned / "rater-01.csv", change)
     with pytest.raises(RatingError, match=message) as error:
-        import_ratings(exported[0], returned, resamples=0)
+        import_ratings(exported[0], returned, resamples=10)
     assert "rater-01.csv" in str(error.value)
     assert not (exported[0] / "human" / "ratings.csv").exists()  # nothing written from a bad set
 
@@ -160,16 +160,16 @@ def test_bad_sheet_sets_are_named_errors(exported: tuple[Path, Path, dict], tmp_
     _edit(broken / "rater-01.csv", lambda s: pd.concat([s, pd.DataFrame([{**s.iloc[0].to_dict(), "item_id": foreign.item_id,
                                                                           "input": foreign.input, "output": foreign.output}])]))  # fmt: skip
     with pytest.raises(RatingError, match=rf"item '{foreign.item_id}' was not given to rater-01"):
-        import_ratings(run, broken, resamples=0)
+        import_ratings(run, broken, resamples=10)
     # One rater's sheet twice.
     shutil.copy(returned / "rater-02.csv", returned / "rater-02 (1).csv")
     with pytest.raises(RatingError, match=r"a second sheet of rater-02"):
-        import_ratings(run, returned, resamples=0)
+        import_ratings(run, returned, resamples=10)
     # An empty file, and a folder without sheets.
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(RatingError, match="no CSV rating sheets found"):
-        import_ratings(run, empty, resamples=0)
+        import_ratings(run, empty, resamples=10)
     (empty / "rater-01.csv").write_text("")
     with pytest.raises(RatingError, match=r"rater-01.csv: not a readable CSV rating sheet"):
-        import_ratings(run, empty, resamples=0)
+        import_ratings(run, empty, resamples=10)

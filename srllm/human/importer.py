@@ -120,6 +120,8 @@ def import_ratings(run_dir: str | Path, sheets_dir: str | Path, resamples: int =
     """Check and merge the sheets in ``sheets_dir``; write ``run_dir/human/`` and ``human`` in metrics.json."""
     from .analysis import analyse
 
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1 (got {resamples}): the intervals are bootstrap intervals")
     run_dir, sheets_dir = Path(run_dir), Path(sheets_dir)
     protocol, key = load_export(run_dir)
     scales = [scale_from_dict(s) for s in protocol["scales"]]
