@@ -173,3 +173,13 @@ def test_bad_sheet_sets_are_named_errors(exported: tuple[Path, Path, dict], tmp_
     (empty / "rater-01.csv").write_text("")
     with pytest.raises(RatingError, match=r"rater-01.csv: not a readable CSV rating sheet"):
         import_ratings(run, empty, resamples=10)
+
+
+def test_a_rater_without_a_sheet_is_reported_not_dropped(exported: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    returned = _sheets(exported, tmp_path)
+    (returned / "rater-04.csv").unlink()
+    summary = import_ratings(exported[0], returned, resamples=10)
+    assert summary["partial"] == ["rater-04"]
+    assert summary["raters"]["rater-04"] == {"assigned": exported[2]["items_per_rater"]["rater-04"], "fully_rated": 0,
+                                             "partly_rated": 0, "not_rated": exported[2]["items_per_rater"]["rater-04"],
+                                             "complete": False, "sheet": None}  # fmt: skip
