@@ -19,7 +19,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         if field.name in ("systems", "tasks", "scales"):
             export_cmd.add_argument(flag, nargs="+", default=None, help=field.metadata["help"])
         else:
-            export_cmd.add_argument(flag, type=int, default=field.default, help=field.metadata["help"] + ("" if field.default is None else f" (default {field.default})"))
+            default = "" if field.default is None else f" (default {field.default})"
+            export_cmd.add_argument(flag, type=int, default=field.default, help=field.metadata["help"] + default)
     export_cmd.add_argument("--force", action="store_true", help="replace an earlier export of this run (its sheets become invalid)")
     import_cmd = commands.add_parser("import", help="check completed sheets against the key; write runs/<name>/human/")
     import_cmd.add_argument("run_dir", help="the exported run folder")

@@ -183,9 +183,16 @@ To produce the ratings (an afternoon for a small team; the rating page works off
         if partial else "Every rater rated every item given to them."
     )  # fmt: skip
     kappa_tox = analysis["agreement"].get("toxicity", {}).get("fleiss_kappa")
+    system_caption = _figure("systems.png", "Mean human rating of each system on each scale with 95% bootstrap intervals",
+                             "Mean human rating per system and scale, with 95% intervals over outputs and raters.", "fig-human-systems")
+    paired_note = (
+        "Paired on the same inputs: each output's mean rating, Wilcoxon signed-rank test, paired bootstrap interval of "
+        "the difference (reference minus other), Holm-corrected across every scale and system "
+        f"({tests.get('family', {}).get('size', 0)} tests)."
+    )
     text = f"""# Human evaluation
 
-{summary['n_ratings']} ratings of {summary['n_items_rated']} outputs by {len(protocol['raters'])} raters
+{summary['n_ratings']} ratings (one per output, rater and scale) of {summary['n_items_rated']} outputs by {len(protocol['raters'])} raters
 (export `{protocol['export_id']}`; merged ratings in `runs/{run}/human/ratings.csv`, every number below
 in `runs/{run}/human/analysis.json`). {partial_note}
 
@@ -205,11 +212,11 @@ toxicity scale has {_fmt(kappa_tox)}.
 The mean rating of each system's outputs (every output weighted equally), with a 95% interval from a
 two-stage bootstrap over outputs and the ratings within them.
 
-{_figure("systems.png", "Mean human rating of each system on each scale with 95% bootstrap intervals", "Mean human rating per system and scale, with 95% intervals over outputs and raters.", "fig-human-systems")}
+{system_caption}
 {_table(per_system)}
 ## {('`' + reference + '`') if reference else 'The reference system'} against the other systems
 
-{tests.get('note', 'Paired on the same inputs: each output' + "'" + 's mean rating, Wilcoxon signed-rank test, paired bootstrap interval of the difference (reference minus other), Holm-corrected across every scale and system (' + str(tests.get('family', {}).get('size', 0)) + ' tests).')}
+{tests.get('note', paired_note)}
 
 {_table(paired_rows)}
 ## Automatic metrics against the human ratings

@@ -74,13 +74,13 @@ SCALES: tuple[Scale, ...] = (
 
 
 def scales_by_name(names: list[str] | tuple[str, ...] | None = None) -> dict[str, Scale]:
-    """The scales called ``names`` (all of them by default); KeyError naming the valid ones."""
+    """The scales called ``names`` (all of them by default); ValueError naming the valid ones."""
     known = {s.name: s for s in SCALES}
     if names is None:
         return known
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise KeyError(f"unknown rating scale(s) {unknown}; known: {sorted(known)}")
+        raise ValueError(f"unknown rating scale(s) {unknown}; known: {sorted(known)}")
     return {n: known[n] for n in names}
 
 
