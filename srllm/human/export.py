@@ -1,8 +1,9 @@
 """``srllm human export``: a seeded, stratified, blinded sample of a run's rewrites for human rating.
 
-What is sampled: ``items`` inputs of the run's rewrite tasks, spread evenly over the strata
-task x demographic group (round robin over the strata, each shuffled with the seed, so small groups
-are not crowded out by large ones), among the inputs that every chosen system rewrote. Each chosen
+What is sampled: ``items`` inputs of the run's rewrite tasks, among those every chosen system
+rewrote, stratified by task and demographic group: the tasks take turns, and within a task its
+groups take turns (each shuffled with the seed), so a large task or group does not crowd out a
+small one. Each chosen
 input is shown once with each system's output, so every system is rated on the same inputs and
 the systems can be compared pair by pair.
 
@@ -64,8 +65,21 @@ def rewrite_rows(run_dir: Path) -> pd.DataFrame:
     return frame[frame["task"].isin(rewrite)].reset_index(drop=True)
 
 
+def _round_robin(queues: list[list[Any]]) -> list[Any]:
+    """Take one from each queue in turn until all are empty."""
+    taken: list[Any] = []
+    queues = [list(q) for q in queues]
+    while any(queues):
+        for queue in queues:
+            if queue:
+                taken.append(queue.pop(0))
+    return taken
+
+
 def stratified_inputs(frame: pd.DataFrame, systems: list[str], n: int, seed: int) -> pd.DataFrame:
-    """``n`` (task, item_id, group) inputs that every system rewrote, round robin over task x group."""
+    """``n`` (task, item_id, group) inputs that every system rewrote: the tasks in turn, and within a
+    task its demographic groups in turn (each shuffled with the seed), so each task gets an equal share
+    and each group of a task an equal share of it, as far as the groups have items."""
     counts = frame.groupby(["task", "item_id"])["system"].nunique()
     complete = counts[counts == len(systems)].index
     inputs = frame.set_index(["task", "item_id"]).loc[complete].reset_index()
@@ -73,16 +87,15 @@ def stratified_inputs(frame: pd.DataFrame, systems: list[str], n: int, seed: int
     if inputs.empty:
         raise ValueError(f"no input was rewritten by every one of the systems {systems}")
     rng = random.Random(f"{seed}-human-sample")
-    strata = []
-    for _, stratum in inputs.sort_values(["task", "group", "item_id"]).groupby(["task", "group"], sort=True):
-        rows = list(stratum.itertuples(index=False))
-        rng.shuffle(rows)
-        strata.append(rows)
-    chosen: list[Any] = []
-    while len(chosen) < min(n, len(inputs)):
-        for stratum in strata:
-            if stratum and len(chosen) < n:
-                chosen.append(stratum.pop())
+    by_task = []
+    for _, task_rows in inputs.sort_values(["task", "group", "item_id"]).groupby("task", sort=True):
+        groups = []
+        for _, stratum in task_rows.groupby("group", sort=True):
+            rows = list(stratum.itertuples(index=False))
+            rng.shuffle(rows)
+            groups.append(rows)
+        by_task.append(_round_robin(groups))
+    chosen = _round_robin(by_task)[:n]
     return pd.DataFrame(chosen, columns=["task", "item_id", "group"])
 
 
