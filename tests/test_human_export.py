@@ -102,6 +102,11 @@ def test_cli_round_trip_and_partial_sheets(tmp_path: Path, capsys: pytest.Captur
     analysis = json.loads((run / "human" / "analysis.json").read_text())
     assert {"toxicity", "similarity", "perplexity", "refusal"} <= {m for by in analysis["correlations"].values() for m in by}
     assert human_claim({"human": metrics}).verdict in ("reproduced", "not reproduced")
+    # The book page of these ratings, with the toxicity metric against the toxicity scale.
+    from srllm.human.report import human_page
+
+    page = human_page(run, tmp_path / "stage")
+    assert "srllm-qlora" in page and (tmp_path / "stage" / "human_files" / "metrics.png").is_file()
     # The run's metrics.json keeps human.* when the runner rewrites it after a step.
     from srllm.runner import collect_metrics
 

@@ -97,11 +97,12 @@ def metric_figure(outputs: pd.DataFrame, pairs: list[tuple[str, str]], path: Pat
     fig, axes = plt.subplots(1, len(pairs), figsize=(4 * len(pairs), 3.6), squeeze=False)
     rng = np.random.default_rng(0)
     for ax, (scale, metric) in zip(axes[0], pairs):
-        data = outputs[[scale, AUTO + metric, "system"]].dropna().rename(columns={AUTO + metric: metric})
+        # The automatic column keeps its prefix: the toxicity metric and the toxicity scale share a name.
+        data = outputs[[scale, AUTO + metric, "system"]].dropna()
         for i, (system, rows) in enumerate(data.groupby("system")):
             # Mean ratings take few values: a little vertical jitter shows how many outputs share one.
             jitter = rng.uniform(-0.05, 0.05, len(rows))
-            ax.scatter(rows[metric].astype(float), rows[scale] + jitter, s=10, alpha=0.5, color=f"C{i}", label=system)
+            ax.scatter(rows[AUTO + metric].astype(float), rows[scale] + jitter, s=10, alpha=0.5, color=f"C{i}", label=system)
         ax.set(xlabel=f"automatic: {metric}", ylabel=f"human: mean {scale} rating", title=f"{scale} vs {metric}")
         if metric == "perplexity":
             ax.set_xscale("log")
