@@ -190,3 +190,13 @@ def test_a_rater_without_a_sheet_is_reported_not_dropped(exported: tuple[Path, P
     assert summary["raters"]["rater-04"] == {"assigned": exported[2]["items_per_rater"]["rater-04"], "fully_rated": 0,
                                              "partly_rated": 0, "not_rated": exported[2]["items_per_rater"]["rater-04"],
                                              "complete": False, "sheet": None}  # fmt: skip
+
+
+def test_further_training_seeds_are_left_out_by_default(tmp_path: Path) -> None:
+    run = synthetic_run(tmp_path)
+    table = pd.read_parquet(run / "evaluate" / "per_example.parquet")
+    seed = table[table["system"] == "srllm-qlora"].assign(system="srllm-qlora-seed1")
+    pd.concat([table, seed], ignore_index=True).to_parquet(run / "evaluate" / "per_example.parquet", index=False)
+    assert export(run, tmp_path / "a", ExportOptions(items=4, raters=2))["systems"] == list(SYSTEMS)
+    chosen = export(run, tmp_path / "b", ExportOptions(items=4, raters=2, systems=("srllm-qlora", "srllm-qlora-seed1")), force=True)
+    assert chosen["systems"] == ["srllm-qlora", "srllm-qlora-seed1"]

@@ -81,7 +81,10 @@ def paired(scores: pd.DataFrame, scales: list[Scale], reference: str | None, res
     systems = sorted(scores["system"].unique())
     if reference is None or reference not in systems:
         return {"note": f"no reference system among the rated systems {systems}", "family": {"size": 0}}
-    others = [s for s in systems if s != reference]
+    from ..steps.significance import SEED_SUFFIX
+
+    # As in the significance step: further training seeds are not in the family.
+    others = [s for s in systems if s != reference and not SEED_SUFFIX.search(s)]
     results: dict[str, Any] = {}
     family: list[tuple[str, str]] = []
     inputs = scores.assign(input_id=scores["task"] + "/" + scores["source_item_id"])

@@ -48,7 +48,9 @@ class ExportOptions:
     raters: int = field(default=3, metadata={"help": "raters in the panel (one sheet and one page each)"})
     per_output: int | None = field(default=None, metadata={"help": "raters per output (default: every rater; at least 2)"})
     seed: int = field(default=0, metadata={"help": "seed of the sample, the shuffle and the assignment"})
-    systems: tuple[str, ...] | None = field(default=None, metadata={"help": "systems to rate (default: every system of the rewrite tasks)"})
+    systems: tuple[str, ...] | None = field(
+        default=None, metadata={"help": "systems to rate (default: every system of the rewrite tasks but further training seeds)"}
+    )
     tasks: tuple[str, ...] | None = field(default=None, metadata={"help": "rewrite tasks to sample from (default: all of the run's)"})
     scales: tuple[str, ...] = field(default=tuple(s.name for s in SCALES), metadata={"help": "rating scales"})
 
@@ -127,7 +129,12 @@ def build_key(run_dir: Path, options: ExportOptions) -> tuple[pd.DataFrame, list
         if unknown:
             raise ValueError(f"tasks {unknown} are not rewrite tasks of this run; it has {sorted(frame['task'].unique())}")
         frame = frame[frame["task"].isin(options.tasks)]
-    systems = list(options.systems) if options.systems is not None else list(dict.fromkeys(frame["system"]))
+    from ..steps.significance import SEED_SUFFIX
+
+    # By default one model per method: the further training seeds (srllm-<method>-seed<N>) would
+    # multiply the raters' work for what the significance page already reports as seed spread.
+    default = [s for s in dict.fromkeys(frame["system"]) if not SEED_SUFFIX.search(s)]
+    systems = list(options.systems) if options.systems is not None else default
     unknown = sorted(set(systems) - set(frame["system"]))
     if unknown:
         raise ValueError(f"systems {unknown} have no rewrites in this run; it has {sorted(frame['system'].unique())}")
