@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     book_cmd = commands.add_parser("book", help="build the Jupyter Book from a run folder")
     book_cmd.add_argument("run_dir", help="a run folder, e.g. runs/cpu")
     book_cmd.add_argument("--out", help="where to put the book (default: _build/)")
+    human_cmd = commands.add_parser("human", help="human evaluation: export rating sheets, import the ratings")
+    from .human.cli import add_commands
+
+    add_commands(human_cmd)
     args = parser.parse_args(argv)
     if getattr(args, "allow_slow_bfloat16", False):
         os.environ["SRLLM_ALLOW_SLOW_BFLOAT16"] = "1"  # read by the preflight check, inherited by the notebooks
@@ -53,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
                 if use in chosen:
                     print(f"{use} dtype: {chosen[use]['dtype']} ({chosen[use]['reason']})")
             print(f"{args.params}: valid; {found}")
+        elif args.command == "human":
+            from .human.cli import run_command
+
+            print(run_command(args))
         elif args.command == "run":
             run_dir = runner.run(args.params, force=args.force, only=args.only)
             print(f"[srllm] run complete: {run_dir}")
@@ -62,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, runner.StepFailed) as exc:
         print(f"srllm: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        if args.command != "human":
+            raise
+        # The human commands' own problems (no export yet, a design that cannot overlap): no traceback.
+        print(f"srllm: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
