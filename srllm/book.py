@@ -215,6 +215,9 @@ def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
     _stage_mathjax(root / "_mathjax_static" / "mathjax")
     write_text(stage / "reproducibility.md", reproducibility_page(run_dir))
     write_text(stage / "claims.md", claims_page(run_dir))
+    from .human.report import human_page
+
+    write_text(stage / "human.md", human_page(run_dir, stage))  # the protocol alone when the run has no ratings
     out_dir = (out_dir or root).resolve()
     command = [
         str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--path-output", str(out_dir),

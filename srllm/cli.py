@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     push_cmd.add_argument("--to", required=True, metavar="OWNER/NAME", help="the repositories' name prefix, e.g. your-name/srllm")
     push_cmd.add_argument("--public", action="store_true", help="create public repositories (default: private)")
     push_cmd.add_argument("--dry-run", action="store_true", help="say what would be uploaded where, upload nothing")
+    human_cmd = commands.add_parser("human", help="human evaluation: export rating sheets, import the ratings")
+    from .human.cli import add_commands
+
+    add_commands(human_cmd)
     return parser
 
 
@@ -124,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             # YAML, so the output can be read, diffed, or saved as a parameter file of its own.
             print(f"# {args.params}: valid; it runs into {run_dir} with these parameters:")
             print(dump_config(config), end="")
+        elif args.command == "human":
+            from .human.cli import run_command
+
+            print(run_command(args))
         elif args.command == "run":
             run_dir = runner.run(
                 args.params, force=args.force, only=args.only, overrides=overrides, runs_root=args.runs_dir
@@ -139,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, runner.StepFailed) as exc:
         print(f"srllm: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        if args.command != "human":
+            raise
+        # The human commands' own problems (no export yet, a design that cannot overlap): no traceback.
+        print(f"srllm: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -81,8 +81,9 @@ def code_hash(step: str) -> str:
     notebook = nbformat.read(notebooks_dir() / NOTEBOOKS[step], as_version=4)
     code = "\n\x00".join(c.source for c in notebook.cells if c.cell_type == "code")
     digest = hashlib.sha256(code.encode())
+    human = project_root() / "srllm" / "human"  # used by no step (only `srllm human` and the book)
     for path in sorted((project_root() / "srllm").rglob("*")):
-        if path.suffix in (".py", ".tsv") and path.is_file() and path.name not in PRESENTATION_ONLY:
+        if path.suffix in (".py", ".tsv") and path.is_file() and path.name not in PRESENTATION_ONLY and path.parent != human:
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -207,6 +208,10 @@ def collect_metrics(run_dir: Path) -> dict[str, Any]:
         path = run_dir / step / "metrics.json"
         if path.is_file():
             metrics[step] = read_json(path)
+    # Human ratings are imported after the run (`srllm human import`); keep them when steps rerun.
+    human = run_dir / "human" / "metrics.json"
+    if human.is_file():
+        metrics["human"] = read_json(human)
     return metrics
 
 
