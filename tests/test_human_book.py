@@ -28,6 +28,7 @@ def test_human_page_builds_and_shows_the_ratings(tmp_path: Path, data_dir) -> No
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(ROOT / "_config.yml", project / "_config.yml")
+    shutil.copy(ROOT / "references.bib", project / "references.bib")  # _config.yml's bibtex_bibfiles
     (project / "book").mkdir()
     shutil.copy(ROOT / "book" / "favicon.svg", project / "book" / "favicon.svg")
     (project / "_toc.yml").write_text("format: jb-book\nroot: book/run/human\nchapters:\n  - file: book/unrated/human\n")
