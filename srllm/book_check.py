@@ -14,7 +14,7 @@ import shutil
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urldefrag, urljoin, urlparse
 
 RESULTS_PAGES = ("book/run/0", "book/run/claims")
@@ -72,6 +72,17 @@ def _anchor_exists(root: Path, page: str, fragment: str) -> bool:
     return re.search(rf'id="{re.escape(fragment)}"', text) is not None
 
 
+def _console_error(message: Any, found: list[str]) -> None:
+    """Record a console error with the address it is about. Chromium's own request for /favicon.ico (made
+    outside the page's network events, whatever icon the page declares) is not the book's doing."""
+    if message.type != "error":
+        return
+    where = (message.location or {}).get("url", "")
+    if where.endswith("/favicon.ico"):
+        return
+    found.append(f"console {message.type}: {message.text}" + (f" ({where})" if where else ""))
+
+
 def check_book(root: str | Path, screenshots: str | Path | None = None) -> dict[str, list[str]]:
     """Open every page; return ``{page: [problem, ...]}`` for the pages with problems."""
     from playwright.sync_api import sync_playwright
@@ -85,7 +96,7 @@ def check_book(root: str | Path, screenshots: str | Path | None = None) -> dict[
         for page_path in pages(root):
             found: list[str] = []
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda msg, found=found: found.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+            page.on("console", lambda msg, found=found: _console_error(msg, found))
             page.on("pageerror", lambda exc, found=found: found.append(f"page error: {exc}"))
             page.on("requestfailed", lambda req, found=found: found.append(f"request failed: {req.url}"))
             page.on("response", lambda resp, found=found: found.append(f"HTTP {resp.status}: {resp.url}") if resp.status >= 400 else None)
