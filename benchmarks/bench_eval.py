@@ -41,11 +41,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from srllm.config import load_config
-    from srllm.datadir import DataDir
-    from srllm.generation import generate_rewrites
-    from srllm.metrics.crows_pairs import load_crows_pairs
-    from srllm.models import load_causal_lm, load_tokenizer, resolve_base_model
-    from srllm.scoring import continuation_logprobs
+    from srllm.data.datadir import DataDir
+    from srllm.data.parsers import load_crows_pairs
+    from srllm.lm.generation import generate_rewrites
+    from srllm.lm.models import load_causal_lm, load_tokenizer, resolve_base_model
+    from srllm.lm.scoring import continuation_logprobs
 
     config = load_config(args.params)
     path = resolve_base_model(config.model, config.seed)

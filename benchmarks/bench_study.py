@@ -40,9 +40,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from srllm import precision  # noqa: E402
 from srllm.config import STEPS  # noqa: E402
-from srllm.steps.evaluate import seconds_by_task  # noqa: E402
+from srllm.core import precision  # noqa: E402
+from srllm.report.book import seconds_by_task  # noqa: E402
 
 
 def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 7) -> float:
@@ -78,7 +78,7 @@ def shape_ceilings(run_dir: Path, dtype: torch.dtype = torch.bfloat16) -> list[d
     from transformers import AutoConfig
 
     from srllm.config import load_config
-    from srllm.models import resolve_base_model
+    from srllm.lm.models import resolve_base_model
 
     config = load_config(run_dir / "params.yaml")
     model = AutoConfig.from_pretrained(resolve_base_model(config.model, config.seed))
@@ -108,11 +108,11 @@ def model_bound(run_dir: Path, items: int) -> list[dict]:
     from lm_eval.models.huggingface import HFLM
 
     from srllm.config import load_config
-    from srllm.datadir import DataDir
-    from srllm.generation import generate_rewrites, rewrite_prompt
-    from srllm.metrics.crows_pairs import load_crows_pairs
-    from srllm.models import load_causal_lm, load_tokenizer, resolve_base_model
-    from srllm.scoring import continuation_logprobs
+    from srllm.data.datadir import DataDir
+    from srllm.data.parsers import load_crows_pairs
+    from srllm.lm.generation import generate_rewrites, rewrite_prompt
+    from srllm.lm.models import load_causal_lm, load_tokenizer, resolve_base_model
+    from srllm.lm.scoring import continuation_logprobs
 
     config = load_config(run_dir / "params.yaml")
     base = resolve_base_model(config.model, config.seed)
@@ -195,9 +195,10 @@ def training_profile(run_dir: Path, steps: int = 2) -> dict[str, float]:
     from trl.trainer.utils import _CHUNKED_LOGPROB_CHUNK_SIZE as tile
 
     from srllm.config import load_config
-    from srllm.models import resolve_base_model
-    from srllm.steps.common import load_split, sample
-    from srllm.training import WARMUP_STEPS, train_method
+    from srllm.core.rundir import load_split, sample
+    from srllm.lm.models import resolve_base_model
+    from srllm.lm.training import train_method
+    from srllm.lm.training_log import WARMUP_STEPS
 
     config = load_config(run_dir / "params.yaml")
     total = WARMUP_STEPS + steps

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from srllm.config import TRAINING_METHODS, load_config  # noqa: E402
-from srllm.training import WARMUP_STEPS  # noqa: E402
+from srllm.lm.training_log import WARMUP_STEPS  # noqa: E402
 
 
 def bench_params(params: Path, methods: list[str], steps: int, batch_size: int, max_length: int) -> dict:
@@ -47,8 +47,8 @@ def bench_params(params: Path, methods: list[str], steps: int, batch_size: int, 
 
 def write_splits(run_dir: Path, data_dir: str | None, batch_size: int, steps: int) -> int:
     """The released SR-LLM pairs as the run's splits: enough training records for every step, 8 for validation."""
-    from srllm.data import load_srllm_pairs
-    from srllm.datadir import DataDir
+    from srllm.corpus.build import load_srllm_pairs
+    from srllm.data.datadir import DataDir
 
     records, _ = load_srllm_pairs(DataDir.resolve(data_dir))
     n_train = min(len(records) - 8, 2 * batch_size * (WARMUP_STEPS + steps))  # spare: trl drops over-long prompts
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_training")
     args = parser.parse_args()
 
-    from srllm import report_train
+    from srllm.report import training as report_train
     from srllm.steps.train import train
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -89,16 +88,14 @@ PLATFORMS = (
 def gpu_run_data() -> list[str]:
     """The data files a run of params/gpu.yaml reads (sources srllm, paradetox, wnc; every evaluation task;
     the judge's training and validation), as the code names them."""
-    from srllm import data, judge
-    from srllm.datadir import registry
-    from srllm.metrics import crows_pairs
+    from srllm.data import sources
+    from srllm.data.datadir import registry
 
     files = {
-        data.SRLLM_PAIRS, data.PARADETOX, data.STEREOSET, data.TOXIGEN_ANNOTATED, data.CROWS_PAIRS,
-        crows_pairs.CROWS_PAIRS, judge.PERSPECTIVE_PROMPTS, judge.TOXIGEN_ANNOTATED, judge.PARADETOX,
-        *(f"{data.WNC_DIR}/{side}.{split}" for side in ("pre", "post") for split in ("train", "test")),
+        sources.SRLLM_PAIRS, sources.PARADETOX, sources.STEREOSET, sources.TOXIGEN_ANNOTATED, sources.CROWS_PAIRS,
+        sources.PERSPECTIVE_PROMPTS, *(f"{sources.WNC_DIR}{side}.{split}" for side in ("pre", "post") for split in sources.WNC_SPLITS),
     }  # fmt: skip
-    prefixes = (data.BOLD_PROMPTS_DIR, judge.TOXIGEN_PROMPTS_DIR, judge.TOXIGEN_DEMOS_DIR)
+    prefixes = (sources.BOLD_PROMPTS_DIR, sources.TOXIGEN_PROMPTS_DIR, sources.TOXIGEN_DEMOS_DIR)
     files |= {p for p in registry() if p.startswith(prefixes)}
     unknown = files - set(registry())
     if unknown:
@@ -213,7 +210,7 @@ def slim_bitsandbytes(wheel: Path, cuda: list[str], dest: Path) -> Path:
 
 def copy_data(files: list[str], data_dir: Path, dest: Path) -> int:
     """Copy each data file gzip-compressed (the run unpacks them); check each against its pinned SHA-256 first."""
-    from srllm.datadir import registry, sha256_file
+    from srllm.data.datadir import registry, sha256_file
 
     files_sha = registry()
     total = 0

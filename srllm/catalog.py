@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .paths import project_root
+from .core.paths import project_root
 
 TASKS = {
     "inhouse": "held-out unsafe -> safe pairs of the run's own corpus, rewritten by every system",

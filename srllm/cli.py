@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import STEPS, ConfigError
-from .datadir import DataError
+from .data.datadir import DataError
 
 DESCRIPTION = (
     "Run the SR-LLM reproduction: 'srllm run PARAMS' executes the five notebooks into a run folder, "
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print_list()
         return 0
 
-    from . import runner
+    from .pipeline import runner
 
     try:
         overrides = None
@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             overrides = parse_overrides(args.overrides)
         if args.command == "check":
             from .config import dump_config, load_config
-            from .paths import runs_dir
-            from .preflight import check
+            from .core.paths import runs_dir
+            from .pipeline.preflight import check
 
             config = load_config(args.params, overrides)
             run_dir = (args.runs_dir or runs_dir()) / config.run_name
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"[srllm] run complete: {run_dir}")
         elif args.command == "push":
-            from .push import push
+            from .hub.push import push
 
             push(Path(args.run_dir), args.to, private=not args.public, dry_run=args.dry_run)
         else:

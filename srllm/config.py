@@ -24,7 +24,44 @@ TRAINING_METHODS = ("qlora", "lora", "prefix", "full")
 EVAL_TASKS = ("inhouse", "toxigen_rewrite", "toxigen_continuation", "bold", "stereoset", "crows_pairs", "counterfactual")
 EVAL_SYSTEMS = ("input", "lexicon_delete", "base", "base_fewshot", "srllm-qlora", "srllm-prefix", "srllm-full", "srllm-lora")
 ONLINE_JUDGES = ("perspective", "detoxify", "moderation")
-STEPS = ("dataset", "train", "merge", "evaluate", "significance")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the pipeline: everything the runner, the cache, the book and the tests know of it."""
+
+    name: str
+    notebook: str  # notebooks/<notebook>, executed by papermill; also the book's page book/run/<stem>
+    title: str
+    sections: tuple[str, ...]  # the parameter sections its results depend on
+    reads: tuple[str, ...]  # the steps whose outputs it reads (their fingerprints enter its own)
+    modules: tuple[str, ...]  # the modules its computation runs: their import closure is its code
+
+    @property
+    def chapter(self) -> str:
+        return f"book/run/{self.notebook.removesuffix('.ipynb')}"
+
+
+# The pipeline, declared once. Read by the runner (order, notebooks, fingerprints), the book (its run
+# chapters and the reproducibility page), the CLI and the tests.
+PIPELINE = (
+    Step("dataset", "01_dataset.ipynb", "The unsafe -> safe corpus", ("seed", "dataset", "judge"), (), ("srllm.steps.dataset",)),
+    Step("train", "02_train.ipynb", "Instruction fine-tuning", ("seed", "model", "quantization", "lora", "training"),
+         ("dataset",), ("srllm.steps.train", "srllm.lm.training")),  # the worker: python -m srllm.lm.training
+    Step("merge", "03_merge.ipynb", "Merging the adapter", ("quantization",), ("train",), ("srllm.steps.merge",)),
+    Step("evaluate", "04_evaluate.ipynb", "Evaluation", ("seed", "generation", "evaluation", "judge"),
+         ("dataset", "train", "merge"), ("srllm.steps.evaluate",)),
+    Step("significance", "05_significance.ipynb", "Significance", ("seed", "evaluation"), ("evaluate",),
+         ("srllm.steps.significance",)),
+)  # fmt: skip
+STEPS = tuple(step.name for step in PIPELINE)
+
+
+def pipeline_step(name: str) -> Step:
+    for step in PIPELINE:
+        if step.name == name:
+            return step
+    raise KeyError(f"no step {name!r}; the pipeline's steps: {', '.join(STEPS)}")
 
 
 class ConfigError(ValueError):
@@ -75,7 +112,7 @@ class _ResolvesDtype(_Section):
 
     @model_validator(mode="after")
     def _resolve_auto(self) -> "_ResolvesDtype":
-        from . import precision  # imports torch: kept out of the import of the schema itself
+        from .core import precision  # imports torch: kept out of the import of the schema itself
 
         chosen = precision.resolve(getattr(self, self._dtype_field), self._use)
         object.__setattr__(self, self._dtype_field, chosen.dtype)  # the section is frozen once validated

@@ -26,7 +26,7 @@ def data_root() -> Path:
 
 @pytest.fixture(scope="session")
 def data_dir(data_root: Path):
-    from srllm.datadir import DataDir
+    from srllm.data.datadir import DataDir
 
     return DataDir(data_root)
 
@@ -34,7 +34,7 @@ def data_dir(data_root: Path):
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """params/smoke.yaml run once through all five notebooks (a few minutes), shared by the tests."""
-    from srllm import runner
+    from srllm.pipeline import runner
 
     runs = tmp_path_factory.mktemp("runs")
     # Secrets for optional online judges come from the environment only: plant some, and
@@ -57,14 +57,14 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def smoke_book(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The book built from the smoke run; returns its HTML folder."""
-    from srllm.book import build
+    from srllm.report.book import build
 
     return build(smoke_run, tmp_path_factory.mktemp("book"))
 
 
 def malformed_data_dir(root: Path, relpath: str, content: str | bytes):
     """A data directory holding one malformed file, its checksum accepted so the parser is reached."""
-    from srllm.datadir import DataDir, sha256_file
+    from srllm.data.datadir import DataDir, sha256_file
 
     path = root / relpath
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from srllm.annotate import SCHEMA, agreement, annotate_texts, attach_annotations, fleiss_kappa
-from srllm.data import make_record
-from srllm.datadir import DataDir
-from srllm.lexicon import EXCLUDED, group_dimension, group_terms, groups_mentioned
+from srllm.corpus.annotate import SCHEMA, agreement, annotate_texts, attach_annotations, fleiss_kappa
+from srllm.corpus.build import make_record
+from srllm.data.datadir import DataDir
+from srllm.data.lexicon import EXCLUDED, group_dimension, group_terms, groups_mentioned
 
 
 def test_fleiss_kappa_textbook_example() -> None:
@@ -38,9 +38,9 @@ def test_lexicon_whole_word_case_insensitive() -> None:
 
 def test_lexicon_covers_every_source_group(data_dir: DataDir) -> None:
     """Each ToxiGen group, BOLD group and StereoSet term is a group/term of the lexicon or excluded on purpose."""
-    from srllm.data import load_stereoset
-    from srllm.datadir import registry
-    from srllm.judge import toxigen_file_info
+    from srllm.corpus.build import load_stereoset
+    from srllm.data.datadir import registry
+    from srllm.data.parsers import toxigen_file_info
 
     terms = {t for values in group_terms().values() for t in values}
     groups = set(group_terms())

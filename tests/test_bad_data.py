@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from srllm.data import PARADETOX, SRLLM_PAIRS, STEREOSET, load_paradetox, load_srllm_pairs, load_stereoset
 from conftest import malformed_data_dir
 
-from srllm.datadir import DataDir, DataError
+from srllm.corpus.build import PARADETOX, SRLLM_PAIRS, load_paradetox, load_srllm_pairs, load_stereoset
+from srllm.data.datadir import DataDir, DataError
+from srllm.data.sources import STEREOSET
 
 SRLLM_HEADER = ",biased_text,dimension,biased_words,aspect,label,Done (x),debiased_text\n"
 GOOD_SRLLM = '0,Old people are slow,ageism,[],Ageism,Slightly Biased,x,Some people are slow\n'
@@ -77,7 +77,7 @@ def test_a_changed_checksum_is_refused_before_parsing(tmp_path: Path) -> None:
 
 
 def test_crows_pairs_broken_quote(tmp_path: Path) -> None:
-    from srllm.metrics.crows_pairs import read_crows_pairs_csv
+    from srllm.data.parsers import read_crows_pairs_csv
 
     path = tmp_path / "crows_pairs_anonymized.csv"
     path.write_text(',sent_more,sent_less,stereo_antistereo,bias_type\n0,"a b,c d,stereo,race-color\n')

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from srllm import runner
 from srllm.config import ConfigError
+from srllm.pipeline import runner
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
@@ -124,8 +124,8 @@ def test_packaged_architecture_matches_the_converted_model() -> None:
     from transformers import AutoConfig
 
     from srllm.config import ModelConfig
-    from srllm.models import resolve_base_model
-    from srllm.preflight import PACKAGED_ARCHITECTURE
+    from srllm.lm.models import resolve_base_model
+    from srllm.pipeline.preflight import PACKAGED_ARCHITECTURE
 
     config = AutoConfig.from_pretrained(resolve_base_model(ModelConfig())).to_dict()
     assert {k: config[k] for k in PACKAGED_ARCHITECTURE} == PACKAGED_ARCHITECTURE

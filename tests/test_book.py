@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 def test_every_page_renders_cleanly_in_chromium(smoke_book: Path) -> None:
-    from srllm.book_check import check_book
+    from srllm.report.book_check import check_book
 
     problems = check_book(smoke_book, smoke_book.parent / "screenshots")
     assert problems == {}
@@ -27,7 +27,7 @@ def test_every_page_renders_cleanly_in_chromium(smoke_book: Path) -> None:
 def test_book_check_catches_a_broken_page(smoke_book: Path, tmp_path: Path) -> None:
     import shutil
 
-    from srllm.book_check import check_book
+    from srllm.report.book_check import check_book
 
     broken = tmp_path / "html"
     shutil.copytree(smoke_book, broken)

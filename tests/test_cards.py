@@ -8,8 +8,8 @@ from pathlib import Path
 
 from huggingface_hub import DatasetCard, ModelCard
 
-from srllm.cards import PACKAGED_HUB_ID, dataset_card, model_card, write_model_card
 from srllm.config import StudyConfig, TrainedModel, load_config
+from srllm.hub.cards import PACKAGED_HUB_ID, dataset_card, model_card, write_model_card
 from srllm.steps.evaluate import write_cards_with_results
 
 ROOT = Path(__file__).resolve().parent.parent

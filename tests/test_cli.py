@@ -10,8 +10,18 @@ from typing import Any
 import pytest
 import yaml
 
-from srllm import __version__, cli, runner
-from srllm.config import EVAL_SYSTEMS, EVAL_TASKS, TRAINING_METHODS, ConfigError, load_config, parse_overrides
+from srllm import __version__, cli
+from srllm.config import (
+    EVAL_SYSTEMS,
+    EVAL_TASKS,
+    STEPS,
+    TRAINING_METHODS,
+    ConfigError,
+    load_config,
+    parse_overrides,
+    pipeline_step,
+)
+from srllm.pipeline import runner
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "params" / "smoke.yaml"
@@ -91,7 +101,7 @@ def test_run_with_overrides_reaches_the_notebooks_and_the_manifest(
         seen.append((step, params_path, load_config(params_path)))
         (run_dir / step).mkdir(parents=True, exist_ok=True)
         (run_dir / step / "metrics.json").write_text("{}")
-        notebook = run_dir / "notebooks" / runner.NOTEBOOKS[step]
+        notebook = run_dir / "notebooks" / pipeline_step(step).notebook
         notebook.parent.mkdir(parents=True, exist_ok=True)
         notebook.write_text("{}")
         return notebook
@@ -100,7 +110,7 @@ def test_run_with_overrides_reaches_the_notebooks_and_the_manifest(
     runs = tmp_path / "runs"
     argv = ["run", str(SMOKE), "--set", "training.max_steps=20", "--set", "evaluation.samples.inhouse=50", "--runs-dir", str(runs)]
     assert cli.main(argv) == 0, capsys.readouterr().err
-    assert [step for step, *_ in seen] == list(runner.NOTEBOOKS)
+    assert [step for step, *_ in seen] == list(STEPS)
     for _, params_path, config in seen:
         assert params_path == runs / "smoke" / "params.given.yaml"
         assert (config.training.max_steps, config.evaluation.samples.inhouse) == (20, 50)

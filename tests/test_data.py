@@ -1,11 +1,10 @@
-import csv
 import shutil
 from pathlib import Path
 
 import pytest
 from conftest import malformed_data_dir
 
-from srllm.data import (
+from srllm.corpus.build import (
     PARADETOX,
     SRLLM_PAIRS,
     build_corpus,
@@ -14,7 +13,7 @@ from srllm.data import (
     load_stereoset,
     split_corpus,
 )
-from srllm.datadir import DataDir, DataError, registry, sha256_file
+from srllm.data.datadir import DataDir, DataError, registry, sha256_file
 
 
 def test_srllm_pairs_load_with_metadata(data_dir: DataDir) -> None:
@@ -109,13 +108,13 @@ def test_registry_matches_the_mirror_checksums(data_root: Path) -> None:
 
 # --- WNC, identity records, near-duplicates, leakage ---------------------------------------------------
 
-from srllm.data import (  # noqa: E402
+from srllm.corpus.build import (  # noqa: E402
     WNC_DIR,
     add_identity_records,
     cross_split_near_duplicates,
     detokenize,
-    find_leakage,
     leakage_check,
+    leaked_texts,
     load_evaluation_texts,
     load_wnc,
     make_record,
@@ -143,7 +142,7 @@ def _wnc_dir(tmp_path: Path, pre: str, post: str) -> DataDir:
     data = DataDir(tmp_path)
     for name, text in (("pre", pre), ("post", post)):
         for split in ("train", "test"):
-            relpath = f"{WNC_DIR}/{name}.{split}"
+            relpath = f"{WNC_DIR}{name}.{split}"
             path = tmp_path / relpath
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text if split == "train" else "a b\n" if name == "pre" else "a\n")
@@ -208,7 +207,7 @@ def test_planted_leakage_is_found_and_the_final_check_counts_it(data_dir: DataDi
         _pair(0, crows.upper() + "!", "the poor deserve respect"),  # planted: a near copy of an evaluation item
         _pair(1, "a sentence about cooking pasta with garlic", "fine"),
     ]
-    assert find_leakage(records, small, 0.9) == {0: "crows_pairs"}
+    assert leaked_texts([t for r in records for t in (r["input"], r["output"])], small, 0.9) == {records[0]["input"]: "crows_pairs"}
     scanned = {t for r in records for t in (r["input"], r["output"])}
     check = leakage_check(records[1:], small, scanned, {records[0]["input"]})
     assert check["remaining"] == 0

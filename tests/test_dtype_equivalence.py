@@ -9,13 +9,13 @@ bfloat16 table).
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import math
 import warnings
 
-from srllm.precision import cpu_capability, native_bfloat16
+import numpy as np
+import pytest
+
+from srllm.core.precision import cpu_capability, native_bfloat16
 
 # In full where the CPU computes bfloat16 natively; on a small sample where torch emulates it (about
 # 65x slower: the full check alone would take most of CI's time), said in the warnings summary.
@@ -48,7 +48,7 @@ def models():
     import torch
 
     from srllm.config import ModelConfig
-    from srllm.models import load_causal_lm, load_tokenizer, resolve_base_model
+    from srllm.lm.models import load_causal_lm, load_tokenizer, resolve_base_model
 
     base = resolve_base_model(ModelConfig())  # the packaged SmolLM2-135M-Instruct
     torch.manual_seed(0)
@@ -61,9 +61,10 @@ def _flip_share(reference: np.ndarray, fast: np.ndarray) -> float:
 
 @pytest.mark.slow
 def test_likelihood_preferences_agree(models, data_dir) -> None:
-    from srllm.data import load_stereoset
-    from srllm.metrics.crows_pairs import crows_pairs_metrics, load_crows_pairs, score_crows_pairs
-    from srllm.metrics.stereoset import score_stereoset, stereoset_metrics
+    from srllm.corpus.build import load_stereoset
+    from srllm.data.parsers import load_crows_pairs
+    from srllm.tasks.crows_pairs import crows_pairs_metrics, score_crows_pairs
+    from srllm.tasks.stereoset import score_stereoset, stereoset_metrics
 
     by_dtype, tokenizer = models
     stereoset = load_stereoset(data_dir)[:STEREOSET_ITEMS]
@@ -93,9 +94,9 @@ def test_likelihood_preferences_agree(models, data_dir) -> None:
 @pytest.mark.slow
 def test_rewrite_toxicity_agrees(models, data_dir) -> None:
     from srllm.config import GenerationConfig
-    from srllm.data import load_srllm_pairs
-    from srllm.generation import generate_rewrites
-    from srllm.judge import load_or_train_judge
+    from srllm.corpus.build import load_srllm_pairs
+    from srllm.judges.toxicity import load_or_train_judge
+    from srllm.lm.generation import generate_rewrites
 
     by_dtype, tokenizer = models
     records, _ = load_srllm_pairs(data_dir)

@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(scope="module")
 def packaged_model():
     from srllm.config import ModelConfig
-    from srllm.models import load_causal_lm, load_tokenizer, resolve_base_model
+    from srllm.lm.models import load_causal_lm, load_tokenizer, resolve_base_model
 
     base = resolve_base_model(ModelConfig())  # the packaged SmolLM2-135M-Instruct (converted once, cached)
     return load_causal_lm(base, dtype="float32"), load_tokenizer(base)
@@ -25,7 +25,7 @@ def _toxigen_prompts(data_dir, n: int) -> list[str]:
 
 def test_stopping_at_the_first_line_keeps_the_same_first_line(packaged_model, data_dir) -> None:
     from srllm.config import GenerationConfig
-    from srllm.generation import generate
+    from srllm.lm.generation import generate
 
     model, tokenizer = packaged_model
     prompts = _toxigen_prompts(data_dir, 8)

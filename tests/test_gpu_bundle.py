@@ -225,7 +225,7 @@ def test_bundle_builds_under_the_limit_and_imports(tmp_path, data_root):
     # the bundled data unpack to their pinned checksums
     import gzip
 
-    from srllm.datadir import registry
+    from srllm.data.datadir import registry
 
     pinned = registry()
     for relpath in found["data_files"]:

@@ -11,7 +11,7 @@ import torch
 
 from srllm import cli
 from srllm.config import load_config
-from srllm.preflight import NEEDS_TARGET, check
+from srllm.pipeline.preflight import NEEDS_TARGET, check
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU = ROOT / "params" / "gpu.yaml"

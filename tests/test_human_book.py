@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 from human_fixtures import synthetic_run
-from srllm.book import _stage_mathjax
-from srllm.book_check import check_book
+
 from srllm.human.emnlp import emnlp_run
 from srllm.human.importer import import_ratings
 from srllm.human.report import human_page
+from srllm.report.book import _stage_mathjax
+from srllm.report.book_check import check_book
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from human_fixtures import SYSTEMS, fill_sheet, synthetic_run
+
 from srllm.cli import main
 from srllm.human.export import ExportOptions, export
 from srllm.human.importer import import_ratings
@@ -80,7 +80,7 @@ def test_export_refuses_a_design_without_overlap_and_a_second_export(tmp_path: P
 
 
 def test_cli_round_trip_and_partial_sheets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from srllm.claims import human_claim
+    from srllm.report.claims import human_claim
 
     run = synthetic_run(tmp_path)
     assert human_claim({}).verdict == "not tested in this run"
@@ -108,7 +108,7 @@ def test_cli_round_trip_and_partial_sheets(tmp_path: Path, capsys: pytest.Captur
     page = human_page(run, tmp_path / "stage")
     assert "srllm-qlora" in page and (tmp_path / "stage" / "human_files" / "metrics.png").is_file()
     # The run's metrics.json keeps human.* when the runner rewrites it after a step.
-    from srllm.runner import collect_metrics
+    from srllm.pipeline.runner import collect_metrics
 
     assert collect_metrics(run)["human"] == metrics
     # A missing export is a one-line error, not a traceback.

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
 from human_fixtures import fill_sheet, synthetic_run
-from srllm.book_check import CHROMIUM_ARGS, chromium_path
+
 from srllm.human.export import ExportOptions, export
 from srllm.human.importer import import_ratings
+from srllm.report.book_check import CHROMIUM_ARGS, chromium_path
 
 
 def test_rating_page_in_chromium(tmp_path: Path) -> None:

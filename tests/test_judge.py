@@ -13,9 +13,11 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-from srllm.datadir import DataDir
-from srllm.judge import (
-    GROUP_NAMES,
+from srllm.data.datadir import DataDir
+from srllm.data.parsers import GROUP_NAMES, parse_toxigen_line
+from srllm.data.parsers import exact_key as normalise
+from srllm.judges.embedder import similarity
+from srllm.judges.toxicity import (
     PARADETOX,
     Example,
     ToxicityJudge,
@@ -23,12 +25,9 @@ from srllm.judge import (
     load_or_train_judge,
     load_toxigen_annotated,
     load_toxigen_statements,
-    normalise,
     parse_paradetox,
-    parse_toxigen_line,
     profanity_proba,
     remove_overlap,
-    similarity,
     validation_keys,
 )
 

@@ -51,8 +51,10 @@ def _task_copy(target: Path, csv_path: Path) -> None:
 def test_crows_pairs_equals_lm_eval_on_the_smoke_model(data_dir, tmp_path: Path) -> None:
     pytest.importorskip("lm_eval")
     from srllm.config import load_config
-    from srllm.metrics.crows_pairs import CROWS_PAIRS, crows_pairs_metrics, load_crows_pairs, score_crows_pairs
-    from srllm.models import load_causal_lm, load_tokenizer, resolve_base_model
+    from srllm.data.parsers import load_crows_pairs
+    from srllm.data.sources import CROWS_PAIRS
+    from srllm.lm.models import load_causal_lm, load_tokenizer, resolve_base_model
+    from srllm.tasks.crows_pairs import crows_pairs_metrics, score_crows_pairs
 
     root = Path(__file__).resolve().parent.parent
     model_path = resolve_base_model(load_config(root / "params" / "smoke.yaml").model, seed=0)

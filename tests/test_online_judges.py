@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from srllm.online_judges import (
+from srllm.judges.online import (
     MODERATION_KEY_ENV,
     MODERATION_URL_ENV,
     PERSPECTIVE_KEY_ENV,

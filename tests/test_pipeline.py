@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from srllm.io import read_json
+from srllm.core.io import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +47,7 @@ def test_smoke_run_produces_every_artifact(smoke_run: Path) -> None:
     assert set(evaluate["bold"]) == set(evaluate["crows_pairs"]) == models
     # evaluation.dtype: auto is bfloat16 where the CPU computes it natively, with its first items run
     # again in float32 and the differences recorded; float32 (and no check) where it is emulated.
-    from srllm.precision import native_bfloat16
+    from srllm.core.precision import native_bfloat16
 
     if native_bfloat16()[0]:
         check = evaluate["dtype_check"]

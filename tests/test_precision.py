@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from srllm import precision
-from srllm.config import load_config
-from srllm.runner import fingerprints
-
 from conftest import ROOT
+
+from srllm.config import load_config
+from srllm.core import precision
+from srllm.pipeline.fingerprint import fingerprints
 
 # torch and oneDNN honour these, so a CPU with native bfloat16 can play an AVX2-only one.
 AVX2_ONLY = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}

@@ -1,6 +1,6 @@
 from srllm.config import ModelConfig
-from srllm.models import load_tokenizer, resolve_base_model
-from srllm.prompts import DEBIAS_INSTRUCTION, SYSTEM_PROMPT, render_prompt, training_example
+from srllm.lm.models import load_tokenizer, resolve_base_model
+from srllm.lm.prompts import DEBIAS_INSTRUCTION, SYSTEM_PROMPT, render_prompt, training_example
 
 
 def test_training_example_is_prompt_completion_with_system_turn() -> None:

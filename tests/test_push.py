@@ -10,7 +10,7 @@ import pytest
 
 from srllm import cli
 from srllm.config import ConfigError
-from srllm.push import push
+from srllm.hub.push import push
 
 
 class FakeApi:

@@ -16,12 +16,10 @@ from typing import Any
 import pandas as pd
 import psutil
 import pytest
-
-from srllm.config import STEPS
-from srllm.io import read_json
-from srllm.runner import NOTEBOOKS
-
 from conftest import PLANTED_SECRET, ROOT
+
+from srllm.config import STEPS, pipeline_step
+from srllm.core.io import read_json
 
 # Keys whose values are measurements of time or memory (or say how a run got there), not results.
 VOLATILE = re.compile(r"seconds|per_s|rss|runtime|_at$|time|resumed_from|memory_mb|throughput|items_per")
@@ -84,7 +82,7 @@ def killed_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     killed: list[str] = []
     clean_stop: dict[str, Any] = {}
     for step in STEPS:
-        partial = run_dir / "notebooks" / NOTEBOOKS[step].replace(".ipynb", ".partial.ipynb")
+        partial = run_dir / "notebooks" / pipeline_step(step).notebook.replace(".ipynb", ".partial.ipynb")
         for point in ("start", "part-way"):
             partial.unlink(missing_ok=True)
             # A new session, so a group kill reaches the runner, its notebook kernel and any training worker.
@@ -108,7 +106,7 @@ def killed_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
 def _terminate(process: subprocess.Popen) -> dict[str, Any]:
     """SIGTERM to the runner alone; what became of it and of every process it had started."""
     tree = psutil.Process(process.pid).children(recursive=True)
-    workers = [p for p in tree if "srllm.training" in " ".join(_cmdline(p))]
+    workers = [p for p in tree if "srllm.lm.training" in " ".join(_cmdline(p))]
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _prepare(tmp: Path, name: str, data_dir) -> tuple[Path, Path]:
-    from srllm.data import load_srllm_pairs
+    from srllm.corpus.build import load_srllm_pairs
 
     params = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
     params["run_name"] = name
@@ -38,7 +38,7 @@ def _prepare(tmp: Path, name: str, data_dir) -> tuple[Path, Path]:
 
 
 def _command(params_path: Path, run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "srllm.training", "--params", str(params_path), "--run-dir", str(run_dir), "--method", "qlora"]
+    return [sys.executable, "-m", "srllm.lm.training", "--params", str(params_path), "--run-dir", str(run_dir), "--method", "qlora"]
 
 
 def _adapter(run_dir: Path) -> dict:

@@ -15,17 +15,13 @@ import pytest
 import torch
 
 from srllm.config import ModelConfig, RandomInitConfig
-from srllm.data import load_stereoset
-from srllm.datadir import DataDir, DataError
-from srllm.metrics.crows_pairs import (
-    crows_pairs_metrics,
-    load_crows_pairs,
-    read_crows_pairs_csv,
-    score_crows_pairs,
-)
-from srllm.metrics.stereoset import score_stereoset, stereoset_metrics
-from srllm.models import load_causal_lm, load_tokenizer, resolve_base_model
-from srllm.scoring import continuation_logprobs
+from srllm.corpus.build import load_stereoset
+from srllm.data.datadir import DataDir, DataError
+from srllm.data.parsers import load_crows_pairs, read_crows_pairs_csv
+from srllm.lm.models import load_causal_lm, load_tokenizer, resolve_base_model
+from srllm.lm.scoring import continuation_logprobs
+from srllm.tasks.crows_pairs import crows_pairs_metrics, score_crows_pairs
+from srllm.tasks.stereoset import score_stereoset, stereoset_metrics
 
 DATA_ROOT = Path(os.environ.get("SRLLM_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from srllm.stats import compare_paired, holm, paired_test
+from srllm.core.stats import compare_paired, holm, paired_test
 
 
 def test_holm_matches_hand_computation() -> None:
@@ -47,7 +47,7 @@ def test_compare_paired_pairs_on_item_ids_and_corrects_the_family() -> None:
 
 
 def test_group_disparity_finds_a_planted_gap() -> None:
-    from srllm.stats import group_disparity
+    from srllm.core.stats import group_disparity
 
     rng = np.random.default_rng(1)
     rows = [{"group": g, "toxicity": float(np.clip(rng.normal(mu, 0.05), 0, 1))} for g, mu in (("a", 0.2), ("b", 0.6), ("c", 0.25)) for _ in range(40)]
@@ -63,7 +63,7 @@ def test_group_disparity_finds_a_planted_gap() -> None:
 
 
 def test_spread_across_seeds() -> None:
-    from srllm.stats import spread
+    from srllm.core.stats import spread
 
     result = spread({0: 1.0, 1: 3.0, 2: 2.0})
     assert result["per_seed"] == {"0": 1.0, "1": 3.0, "2": 2.0}

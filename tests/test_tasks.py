@@ -89,7 +89,7 @@ def test_counterfactual_spread_is_max_minus_min_of_group_means() -> None:
 
 
 def test_counterfactual_items_swap_only_the_group_term() -> None:
-    from srllm.lexicon import groups_mentioned
+    from srllm.data.lexicon import groups_mentioned
 
     items = counterfactual.load(None, 2)  # type: ignore[arg-type]  # templates need no context
     assert len(items) == 2 * len(counterfactual.GROUP_PHRASES)
@@ -112,7 +112,8 @@ def test_crows_pairs_summary_matches_lm_eval_definitions() -> None:
 
 
 def test_lexicon_delete_removes_flagged_words_only() -> None:
-    from srllm.tasks.systems import delete_lexicon_words, toxic_lexicon
+    from srllm.judges.profanity import toxic_lexicon
+    from srllm.tasks.systems import delete_lexicon_words
 
     lexicon = toxic_lexicon(2.0)
     assert {"idiot", "stupid"} <= lexicon and "people" not in lexicon and 50 < len(lexicon) < 1000
@@ -121,7 +122,7 @@ def test_lexicon_delete_removes_flagged_words_only() -> None:
 
 
 def test_fewshot_demonstrations_are_prior_chat_turns() -> None:
-    from srllm.generation import fewshot_messages
+    from srllm.lm.generation import fewshot_messages
 
     messages = fewshot_messages("text", [("bad 1", "good 1"), ("bad 2", "good 2")])
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
@@ -129,10 +130,10 @@ def test_fewshot_demonstrations_are_prior_chat_turns() -> None:
 
 
 def test_untrained_systems_are_skipped_with_a_note(tmp_path) -> None:
+    from conftest import ROOT
+
     from srllm.config import load_config
     from srllm.tasks.systems import resolve_systems
-
-    from conftest import ROOT
 
     config = load_config(ROOT / "params" / "smoke.yaml")
     config = config.model_copy(
@@ -158,7 +159,7 @@ def test_shards_take_every_kth_item_and_gather_in_order() -> None:
 
 
 def test_online_judges_skip_without_key_and_never_show_it() -> None:
-    from srllm.online_judges import PERSPECTIVE_KEY_ENV, enabled_online_judges
+    from srllm.judges.online import PERSPECTIVE_KEY_ENV, enabled_online_judges
 
     judges, notes = enabled_online_judges(["perspective", "moderation"], environ={})
     assert judges == [] and PERSPECTIVE_KEY_ENV in notes["perspective"] and "moderation" in notes

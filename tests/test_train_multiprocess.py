@@ -27,7 +27,7 @@ def test_worker_command_launches_processes() -> None:
 
 @pytest.mark.slow
 def test_two_processes_train_one_adapter(tmp_path: Path, data_dir) -> None:
-    from srllm.data import load_srllm_pairs
+    from srllm.corpus.build import load_srllm_pairs
 
     params = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
     params["run_name"] = "two"

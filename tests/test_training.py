@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from srllm.config import StudyConfig, load_config
-from srllm.data import load_srllm_pairs
-from srllm.merge import merge_adapter
-from srllm.models import resolve_base_model
-from srllm.training import optimizer_name, train_method
+from srllm.corpus.build import load_srllm_pairs
+from srllm.lm.merge import merge_adapter
+from srllm.lm.models import resolve_base_model
+from srllm.lm.training import optimizer_name, train_method
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("qlora", "lora", "prefix", "full")
@@ -123,8 +123,8 @@ def test_scoring_only_labelled_positions_changes_no_loss_or_gradient(base: Path,
     import trl.trainer.utils as trl_utils
     from trl.trainer.utils import add_fused_lm_head
 
-    from srllm.models import load_causal_lm, load_tokenizer
-    from srllm.training import score_completion_positions_only
+    from srllm.lm.models import load_causal_lm, load_tokenizer
+    from srllm.lm.training import score_completion_positions_only
 
     tokenizer = load_tokenizer(base)
     model = load_causal_lm(base)

@@ -28,8 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..datadir import DataDir, DataError
-from ..io import write_json, write_text
+from ..core.io import write_json, write_text
+from ..data.datadir import DataDir, DataError
 from .export import KEY_COLUMNS
 from .scales import scale_to_dict, scales_by_name
 
@@ -71,7 +71,7 @@ def emnlp_run(data: DataDir, run_dir: str | Path, sheets_dir: str | Path, automa
     per_example = pd.DataFrame({"task": TASK, "system": outputs["source"], "item_id": outputs["idx"].astype(str),
                                 "group": "none", "input": outputs["original"], "output": outputs["rewritten"]})  # fmt: skip
     if automatic:
-        from ..judge import profanity_proba
+        from ..judges.toxicity import profanity_proba
 
         per_example["profanity"] = profanity_proba(list(per_example["output"]))
     (run_dir / "evaluate").mkdir(parents=True, exist_ok=True)

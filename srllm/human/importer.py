@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..datadir import sha256_file
-from ..io import read_json, write_json, write_text
+from ..core.io import read_json, write_json, write_text
+from ..data.datadir import sha256_file
 from .export import load_export
 from .ratings import RatingError, validate_long
 from .scales import Scale, scale_from_dict

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..datadir import DataError
+from ..data.datadir import DataError
 from .scales import Scale
 
 COLUMNS = ("item_id", "rater", "scale", "value")

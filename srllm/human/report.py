@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..io import read_json  # noqa: E402
+from ..core.io import read_json  # noqa: E402
 from .analysis import AUTO, MATCHED  # noqa: E402
 from .protocol import scales_markdown  # noqa: E402
 from .scales import SCALES, scale_from_dict  # noqa: E402

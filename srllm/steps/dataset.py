@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import StudyConfig
-from ..datadir import DataDir
-from ..io import atomic_path, write_json
-from ..progress import report
-from .common import finish, step_dir
+from ..core.io import atomic_path, write_json
+from ..core.progress import report
+from ..core.rundir import finish, step_dir
+from ..data.datadir import DataDir
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     removed -> annotated -> already-safe copies added -> grouped, stratified splits -> saved."""
     from datasets import Dataset, DatasetDict
 
-    from ..annotate import SCHEMA, agreement, annotate_texts, attach_annotations
-    from ..data import (
+    from ..corpus.annotate import SCHEMA, agreement, annotate_texts, attach_annotations
+    from ..corpus.build import (
         add_identity_records,
         build_corpus,
         cross_split_near_duplicates,
@@ -38,7 +38,7 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
         remove_near_duplicates,
         split_corpus,
     )
-    from ..judge import load_or_train_judge, validate_judge
+    from ..judges.toxicity import load_or_train_judge, validate_judge
 
     settings = config.dataset
     threshold = settings.near_duplicate_threshold
@@ -156,7 +156,7 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     }
     if metrics["leakage"]["remaining"]:
         raise AssertionError(f"{final_check} training/validation records still near-duplicate evaluation texts")
-    from ..cards import dataset_card
+    from ..hub.cards import dataset_card
 
     dataset_card(config, metrics).save(step_dir(run_dir, "dataset") / "README.md")
     return finish(run_dir, "dataset", metrics, data)

@@ -16,34 +16,31 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from ..config import StudyConfig
-from ..datadir import DataDir
-from ..io import atomic_path
-from ..progress import report
-from .common import finish, step_dir
+from ..core.io import atomic_path
+from ..core.progress import report
+from ..core.rundir import finish, step_dir
+from ..data.datadir import DataDir
+from ..hub.cards import trained_metrics, write_model_card
+from ..judges.embedder import get_embedder
+from ..judges.online import enabled_online_judges
+from ..judges.profanity import toxic_lexicon
+from ..judges.toxicity import load_or_train_judge
+from ..lm.generation import generate_continuations, generate_rewrites
+from ..lm.models import resolve_base_model
+from ..tasks import EvalContext, Item, Task, get_task
+from ..tasks.scorers import score_outputs
+from ..tasks.sharding import current_shard, map_sharded
+from ..tasks.systems import System, delete_lexicon_words, demonstrations, load_system, reference_system, resolve_systems
 
 log = logging.getLogger(__name__)
-
-
-def system_models(config: StudyConfig, run_dir: Path) -> dict[str, Path | str]:
-    """Every language-model system of the run that was trained (and the base model): name -> model path."""
-    from ..tasks.systems import resolve_systems
-
-    systems, _ = resolve_systems(config, Path(run_dir))
-    return {s.name: s.path for s in systems if s.is_language_model and s.path is not None}
-
-
-def load_system(path: Path | str, base: Path | str) -> tuple[Any, Any]:
-    """A model and tokenizer for a system: a merged/full model folder, or a prefix adapter on the base."""
-    from ..tasks.systems import System
-    from ..tasks.systems import load_system as _load
-
-    return _load(System("model", "lm", path), base)
 
 
 def _bool_columns_to_float(frame: pd.DataFrame) -> pd.DataFrame:
@@ -57,14 +54,13 @@ def _bool_columns_to_float(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _run_system(ctx: Any, system: Any, tasks: list[Any], items: dict[str, list[dict]], demos: list) -> tuple[
-    dict[str, list[str]], dict[str, pd.DataFrame], dict[str, float]
-]:
-    """One system over every task it applies to: outputs of generation tasks, rows of likelihood tasks, seconds."""
-    from ..generation import generate_continuations, generate_rewrites
-    from ..tasks.sharding import map_sharded
-    from ..tasks.systems import delete_lexicon_words, load_system as _load, toxic_lexicon
+Demonstrations = list[tuple[str, str]]
 
+
+def _run_system(
+    ctx: EvalContext, system: System, tasks: list[Task], items: dict[str, list[Item]], demos: Demonstrations
+) -> tuple[dict[str, list[str]], dict[str, pd.DataFrame], dict[str, float]]:
+    """One system over every task it applies to: outputs of generation tasks, rows of likelihood tasks, seconds."""
     config = ctx.config
     outputs: dict[str, list[str]] = {}
     scored: dict[str, pd.DataFrame] = {}
@@ -72,7 +68,7 @@ def _run_system(ctx: Any, system: Any, tasks: list[Any], items: dict[str, list[d
     model = tokenizer = None
     report(f"evaluate: system {system.name} on {len(tasks)} task(s)")
     if system.kind == "lm":
-        model, tokenizer = _load(system, ctx.reference_model, config.evaluation.dtype)
+        model, tokenizer = load_system(system, ctx.reference_model, config.evaluation.dtype)
     for task in tasks:
         inputs = [item["input"] for item in items[task.name]]
         start = time.perf_counter()
@@ -109,23 +105,13 @@ def _run_system(ctx: Any, system: Any, tasks: list[Any], items: dict[str, list[d
             frame.insert(1, "system", system.name)
             scored[task.name] = frame
         seconds[task.name] = round(time.perf_counter() - start, 2)
-    del model
+    model = tokenizer = None  # free the weights before the next system loads its own
     gc.collect()
     return outputs, scored, seconds
 
 
 def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     """Every system on every task; per-example table and metrics (written by the main process)."""
-    import torch
-
-    from ..judge import get_embedder, load_or_train_judge
-    from ..models import resolve_base_model
-    from ..online_judges import enabled_online_judges
-    from ..tasks import EvalContext, get_task
-    from ..tasks.scorers import score_outputs
-    from ..tasks.sharding import current_shard
-    from ..tasks.systems import demonstrations, resolve_systems
-
     run_dir = Path(run_dir)
     ev = config.evaluation
     if ev.torch_threads is not None:
@@ -195,25 +181,14 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
 def write_cards_with_results(config: StudyConfig, run_dir: Path, metrics: dict[str, Any]) -> None:
     """Each trained model's cards (its adapter, and the merged model where there is one), written again
     with this step's results."""
-    from ..cards import trained_metrics, write_model_card
-
     for trained in config.trained_models():
         for folder, merged in ((Path(run_dir) / "train" / trained.name / "model", False), (Path(run_dir) / "merge" / trained.name, True)):
             if folder.is_dir():
                 write_model_card(folder, config, trained, trained_metrics(run_dir, trained.name), merged=merged, evaluated=metrics)
 
 
-def seconds_by_task(metrics: dict[str, Any]) -> dict[str, float]:
-    """Wall seconds per task, every system together, from the step's ``timings_seconds`` (per system, per task)."""
-    totals: dict[str, float] = {}
-    for by_task in metrics.get("timings_seconds", {}).values():
-        for task, seconds in by_task.items():
-            totals[task] = totals.get(task, 0.0) + seconds
-    return totals
-
-
 def dtype_check(
-    ctx: Any, systems: list[Any], tasks: list[Any], items: dict[str, list[dict]], demos: list,
+    ctx: EvalContext, systems: list[System], tasks: list[Task], items: dict[str, list[Item]], demos: Demonstrations,
     outputs: dict[str, dict[str, list[str]]], likelihood: dict[str, dict[str, pd.DataFrame]],
 ) -> dict[str, Any]:  # fmt: skip
     """What the faster ``evaluation.dtype`` changes: SR-LLM (the reference system of step 5; the base
@@ -225,11 +200,6 @@ def dtype_check(
     highest-scoring of stereotype / anti-stereotype / unrelated, a CrowS-Pairs pair its more likely
     sentence) and the largest change of a score.
     """
-    from dataclasses import replace
-
-    from ..tasks.scorers import score_outputs
-    from .significance import reference_system
-
     ev = ctx.config.evaluation
     n = ev.dtype_check_items
     names = [s.name for s in systems if s.is_language_model]

@@ -6,15 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from ..config import StudyConfig
-from .common import finish, load_split, sample, step_dir
-
-MERGEABLE = ("qlora", "lora")
+from ..core.rundir import finish, load_split, sample, step_dir
 
 
 def merge(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
-    from ..cards import trained_metrics, write_model_card
-    from ..merge import merge_adapter
-    from ..models import resolve_base_model
+    from ..hub.cards import trained_metrics, write_model_card
+    from ..lm.merge import MERGEABLE, merge_adapter
+    from ..lm.models import resolve_base_model
 
     base = resolve_base_model(config.model, config.seed)
     test_rows = sample(load_split(run_dir, "test"), 8, config.seed, "merge-probe")

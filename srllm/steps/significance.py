@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from ..config import StudyConfig
-from ..io import read_json
-from .common import finish, load_per_example
+from ..core.io import read_json
+from ..core.rundir import finish, load_per_example
+from ..tasks.systems import SEED_SUFFIX, reference_system
 
-SEED_SUFFIX = re.compile(r"-seed(\d+)$")  # srllm-<method>-seed<N>: a method trained with a further seed
 SIGNIFICANT = 0.05  # Holm-corrected p-value below which a seed counts as significant
 
 # The scores whose spread across demographic groups is tested, each with its binary flag.
 DISPARITY_SCORES = {"sentiment": "negative", "toxicity": "toxic"}
 
 
-def reference_system(systems: list[str]) -> str | None:
-    """SR-LLM as the paper trains it (QLoRA) when the run has it, else the first trained system."""
-    trained = [s for s in systems if s.startswith("srllm-") and not SEED_SUFFIX.search(s)]
-    if not trained:
-        return None
-    return "srllm-qlora" if "srllm-qlora" in trained else trained[0]
-
-
 def significance(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
-    from ..stats import compare_paired, group_disparity
+    from ..core.stats import compare_paired, group_disparity
 
     results = load_per_example(run_dir)
     resamples, seed = config.evaluation.bootstrap_resamples, config.seed
@@ -88,7 +79,7 @@ def seed_spread(
     seed's own family of tests, and in how many seeds the difference is significant (p_holm < 0.05) and
     points the same way as with the study's seed.
     """
-    from ..stats import compare_paired, spread
+    from ..core.stats import compare_paired, spread
 
     per_seed = {s: summary_numbers(summaries.get(system, {})) for s, system in variants.items()}
     keys = sorted(set.intersection(*(set(v) for v in per_seed.values())))

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import StudyConfig, TrainedModel
-from ..io import read_json
-from ..monitor import PeakMemory
-from ..processes import end_with_parent
-from .common import finish, load_split, sample
+from ..core.io import read_json
+from ..core.monitor import PeakMemory
+from ..core.processes import end_with_parent
+from ..core.rundir import finish, load_split, sample
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def worker_command(params_path: Path, run_dir: Path, trained: TrainedModel, num_
     backend (``--cpu`` instead would start one process and leave the rest to MPI). On a machine with
     8 GPUs, ``training.num_processes: 8`` gives ``accelerate launch --multi_gpu --num_processes 8``.
     """
-    worker = ["-m", "srllm.training", "--params", str(params_path), "--run-dir", str(run_dir),
+    worker = ["-m", "srllm.lm.training", "--params", str(params_path), "--run-dir", str(run_dir),
               "--method", trained.method, "--name", trained.name, "--seed", str(trained.seed)]  # fmt: skip
     if num_processes == 1:
         return [sys.executable, *worker]
@@ -54,8 +54,8 @@ def _run_forwarding_output(command: list[str]) -> int:
 
 def train(config: StudyConfig, run_dir: Path, params_path: str | Path) -> dict[str, Any]:
     """Train every configured method (with every seed) on the training split; return metrics per model."""
-    from ..cards import write_model_card
-    from ..models import resolve_base_model
+    from ..hub.cards import write_model_card
+    from ..lm.models import resolve_base_model
 
     run_dir = Path(run_dir)
     base = resolve_base_model(config.model, config.seed)  # convert/create once, before the workers start

@@ -16,7 +16,7 @@ from typing import Any, Callable, Literal
 import pandas as pd
 
 from ..config import StudyConfig
-from ..datadir import DataDir
+from ..data.datadir import DataDir
 
 Kind = Literal["rewrite", "continuation", "likelihood"]
 Item = dict[str, Any]  # item_id, group, input (the text rewritten / the prompt continued) and task fields

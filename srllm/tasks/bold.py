@@ -10,21 +10,20 @@ group.
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
 import pandas as pd
 
+from ..data.parsers import BOLD_DOMAINS, load_bold_prompts
+from ..data.sources import BOLD_PROMPTS_DIR
 from .base import EvalContext, Item, Task, rate
-
-DOMAINS = ("gender", "political_ideology", "profession", "race", "religious_ideology")
 
 
 def load(ctx: EvalContext, n: int | None) -> list[Item]:
     items: list[Item] = []
-    for domain in DOMAINS:
-        groups = json.loads(ctx.data.path(f"bold/prompts/{domain}_prompt.json").read_text(encoding="utf-8"))
+    for domain in BOLD_DOMAINS:
+        groups = load_bold_prompts(ctx.data, domain)
         for group in sorted(groups):
             prompts = [(page, i, p) for page, texts in sorted(groups[group].items()) for i, p in enumerate(texts)]
             rng = random.Random(f"{ctx.config.seed}-bold-{domain}-{group}")
@@ -56,7 +55,7 @@ def summarise(frame: pd.DataFrame) -> dict[str, Any]:
 TASK = Task(
     name="bold",
     kind="continuation",
-    source="bold/prompts/",
+    source=BOLD_PROMPTS_DIR,
     group_field="group (within domain)",
     metrics=("sentiment_mean", "negative_share", "toxicity_rate", "sentiment_by_group", "by_domain"),
     description="Continue BOLD Wikipedia prompts; VADER sentiment, share negative, toxicity per domain and group.",

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..steps.common import load_split, sample
+from ..core.rundir import load_split, sample
 from .base import EvalContext, Item, Task, rate
 from .scorers import reference_perplexity
 

@@ -38,8 +38,8 @@ def sentiment(texts: list[str]) -> np.ndarray:
 
 def reference_perplexity(ctx: EvalContext, texts: list[str]) -> np.ndarray:
     """Perplexity of each text under the reference model (see the module docstring); sharded."""
-    from ..models import load_causal_lm, load_tokenizer
-    from ..scoring import continuation_logprobs
+    from ..lm.models import load_causal_lm, load_tokenizer
+    from ..lm.scoring import continuation_logprobs
 
     if "reference" not in ctx._cache:
         model = load_causal_lm(ctx.reference_model, dtype=ctx.config.evaluation.dtype)
@@ -91,8 +91,8 @@ def score_outputs(ctx: EvalContext, task: Task, items: list[Item], outputs: dict
         frame["sentiment"] = sentiment(texts)
         frame["negative"] = frame["sentiment"] <= -0.5
         if task.kind == "rewrite":
-            from ..generation import is_refusal
-            from ..judge import similarity
+            from ..judges.toxicity import similarity
+            from ..lm.generation import is_refusal
 
             frame["input_toxicity"] = input_tox
             frame["similarity"] = similarity(inputs, texts)
@@ -106,7 +106,7 @@ def score_outputs(ctx: EvalContext, task: Task, items: list[Item], outputs: dict
 
 
 def _profanity(texts: list[str]) -> np.ndarray:
-    from ..judge import profanity_proba
+    from ..judges.toxicity import profanity_proba
 
     return profanity_proba(texts)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +25,16 @@ from ..config import StudyConfig
 
 SystemKind = Literal["identity", "lexicon", "lm"]
 WORD = re.compile(r"\b\w\w+\b")  # alt-profanity-check's vectorizer tokens: runs of 2+ word characters
+
+SEED_SUFFIX = re.compile(r"-seed(\d+)$")  # srllm-<method>-seed<N>: a method trained with a further seed
+
+
+def reference_system(systems: list[str]) -> str | None:
+    """SR-LLM as the paper trains it (QLoRA) when the run has it, else the first trained system."""
+    trained = [s for s in systems if s.startswith("srllm-") and not SEED_SUFFIX.search(s)]
+    if not trained:
+        return None
+    return "srllm-qlora" if "srllm-qlora" in trained else trained[0]
 
 
 @dataclass(frozen=True)
@@ -43,8 +52,8 @@ class System:
 
 def resolve_systems(config: StudyConfig, run_dir: Path) -> tuple[list[System], dict[str, str]]:
     """The systems of ``evaluation.systems`` this run can evaluate, and the skipped ones with the reason."""
-    from ..models import resolve_base_model
-    from ..steps.merge import MERGEABLE
+    from ..lm.merge import MERGEABLE
+    from ..lm.models import resolve_base_model
 
     base = resolve_base_model(config.model, config.seed)
     systems: list[System] = []
@@ -74,7 +83,7 @@ def resolve_systems(config: StudyConfig, run_dir: Path) -> tuple[list[System], d
 
 def load_system(system: System, base: Path | str, dtype: str = "float32") -> tuple[Any, Any]:
     """Model and tokenizer of a language-model system: a model folder, or a prefix adapter on the base."""
-    from ..models import DTYPES, load_causal_lm, load_tokenizer
+    from ..lm.models import DTYPES, load_causal_lm, load_tokenizer
 
     assert system.path is not None
     if (Path(system.path) / "adapter_config.json").is_file():
@@ -88,28 +97,11 @@ def load_system(system: System, base: Path | str, dtype: str = "float32") -> tup
 def demonstrations(run_dir: Path, k: int, seed: int, max_chars: int = 200) -> list[tuple[str, str]]:
     """k (unsafe, safe) training pairs for base_fewshot: a seeded sample of the short pairs (both
     sides at most ``max_chars`` characters, so the prompt stays short), the same for every item."""
-    from ..steps.common import load_split
+    from ..core.rundir import load_split
 
     train = [r for r in load_split(run_dir, "train") if len(r["input"]) <= max_chars and len(r["output"]) <= max_chars]
     chosen = random.Random(f"{seed}-fewshot").sample(train, min(k, len(train)))
     return [(r["input"], r["output"]) for r in chosen]
-
-
-@lru_cache(maxsize=8)
-def toxic_lexicon(min_weight: float) -> frozenset[str]:
-    """Words whose weight in alt-profanity-check's linear SVM is at least ``min_weight``.
-
-    The package's model is a calibrated LinearSVC over single-word TF-IDF features (15,442 words);
-    a word's weight is its SVM coefficient averaged over the 5 calibration folds. At the default
-    2.0 this keeps ~150 words (slurs, insults, profanity); the lexicon is offline and versioned
-    with the package (alt-profanity-check's exact pin).
-    """
-    import numpy as np
-    from profanity_check import profanity_check as pc
-
-    coef = np.mean([c.estimator.coef_.ravel() for c in pc.model.calibrated_classifiers_], axis=0)
-    words = pc.vectorizer.get_feature_names_out()
-    return frozenset(str(w) for w in words[coef >= min_weight])
 
 
 def delete_lexicon_words(text: str, lexicon: frozenset[str]) -> str:

@@ -18,18 +18,18 @@ from typing import Any
 
 import pandas as pd
 
-from ..datadir import registry
-from ..judge import TOXIGEN_PROMPTS_DIR, toxigen_file_info
+from ..data.parsers import toxigen_file_info, toxigen_files, toxigen_prompt_lines
+from ..data.sources import TOXIGEN_PROMPTS_DIR
 from .base import EvalContext, Item, Task, rate
 from .scorers import by_group
 
 
 def load(ctx: EvalContext, n: int | None) -> list[Item]:
     items: list[Item] = []
-    for relpath in sorted(p for p in registry() if p.startswith(TOXIGEN_PROMPTS_DIR)):
+    for relpath in toxigen_files(prompts_only=True):
         label, group = toxigen_file_info(relpath)
         kind = "hate" if label else "neutral"
-        lines = [line.rstrip("\n") for line in ctx.data.path(relpath).read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = toxigen_prompt_lines(ctx.data, relpath)
         picked = sorted(random.Random(f"{ctx.config.seed}-toxigen_continuation-{relpath}").sample(range(len(lines)), min(n or len(lines), len(lines))))
         for index in picked:
             items.append(

@@ -10,8 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..judge import TOXIGEN_ANNOTATED, load_toxigen_annotated
-from ..steps.common import sample
+from ..core.rundir import sample
+from ..data.parsers import load_toxigen_annotated
+from ..data.sources import TOXIGEN_ANNOTATED
 from .base import EvalContext, Item, Task, rate
 from .scorers import by_group
 

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 import numpy as np
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from .paths import cache_dir
+from ..core.paths import cache_dir
 
 PERSPECTIVE_URL = "https://commentanalyzer.googleapis.com/v1alpha1/comments:analyze"
 PERSPECTIVE_KEY_ENV = "PERSPECTIVE_API_KEY"

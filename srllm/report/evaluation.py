@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .report import STEREOSET_REFERENCE
+from .common import STEREOSET_REFERENCE
 
 RESULT_COLUMNS = {  # (task, metric) -> column label of the results table
     ("inhouse", "toxicity_rate"): "in-house toxicity rate",

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from .config import GenerationConfig
-from .progress import Progress
+from ..config import GenerationConfig
+from ..core.progress import Progress
 from .prompts import DEBIAS_INSTRUCTION, rewrite_messages
 
 # Openings of a refusal instead of a rewrite ("I'm sorry, but ...", "As an AI ...").

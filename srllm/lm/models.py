@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from .config import PACKAGED_MODEL, ModelConfig, QuantizationConfig
-from .io import atomic_path
-from .paths import cache_dir
+from ..config import PACKAGED_MODEL, ModelConfig, QuantizationConfig
+from ..core.io import atomic_path
+from ..core.paths import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -11,21 +11,20 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import precision
-from .config import StudyConfig
-from .io import atomic_path, read_json, write_json
+from ..config import StudyConfig
+from ..core import precision
+from ..core.io import atomic_path, read_json, write_json
+from ..core.progress import duration, report
 from .models import device, load_causal_lm, load_tokenizer
-from .progress import duration, report
+from .patches import LOSS_STATE, keep_4bit_weights_fixed, loss_keeper, score_completion_positions_only
 from .prompts import training_example
+from .training_log import median_after_warmup
 
 log = logging.getLogger(__name__)
 
@@ -59,33 +58,6 @@ def peft_config(config: StudyConfig, method: str) -> Any:
     return None  # full fine-tuning trains every weight
 
 
-@contextmanager
-def score_completion_positions_only() -> Iterator[None]:
-    """Make trl's fused LM head score only the positions that have a label, on every device.
-
-    With ``completion_only_loss``, trl projects the hidden states through the LM head (49,152 words for
-    SmolLM2) in tiles and folds them into per-token log-probabilities (``add_fused_lm_head``). On CUDA
-    it scores only the positions with a label; elsewhere it scores every position (prompt and padding
-    too) and zeroes the unlabelled ones afterwards, because on a compiling backend (Neuron) a varying
-    number of rows would recompile the tiles. Eager CPU execution has no such cost, and an unlabelled
-    position adds exactly nothing to the loss or the gradients, so scoring only the labelled ones
-    gives the same training for a fraction of the LM head's work: in the CPU default's 117 batches only
-    11% of the positions have a label (the rest is prompt or padding), and its median QLoRA step went
-    from 5.6 s to 3.0 s (``median_step_seconds`` of runs/cpu before and after). trl 1.16 (pinned in constraints.txt) makes that choice with
-    ``trl.trainer.utils._use_triton`` alone; this swaps it for the length of the block.
-    """
-    import trl.trainer.utils as trl_utils
-
-    original = getattr(trl_utils, "_use_triton", None)
-    if original is None:
-        raise RuntimeError("trl.trainer.utils._use_triton is gone: check score_completion_positions_only against this trl")
-    trl_utils._use_triton = lambda device: device.type == "cpu" or original(device)
-    try:
-        yield
-    finally:
-        trl_utils._use_triton = original
-
-
 def _dataset(records: list[dict[str, Any]]) -> Any:
     from datasets import Dataset
 
@@ -93,7 +65,6 @@ def _dataset(records: list[dict[str, Any]]) -> Any:
 
 
 # Steps left out of the median step time: the first steps allocate buffers and warm caches.
-WARMUP_STEPS = 2
 
 
 def count_parameters(model: Any) -> tuple[int, int]:
@@ -144,39 +115,6 @@ def step_timer() -> Any:
     return StepTimer()
 
 
-LOSS_STATE = "loss_state.json"  # written into each checkpoint after the trainer's own files: its last file
-
-
-def loss_keeper(trainer: Any, resume: Path | None) -> Any:
-    """A trainer callback that makes the training loss of a resumed run that of an uninterrupted one.
-
-    The trainer sums the loss of the steps of one ``train()`` call only (``_total_loss_scalar``, with
-    the steps since the last log pending in ``_tr_loss``), so a run resumed from a checkpoint would
-    report the mean of the steps after it. This writes that running sum into every checkpoint and puts
-    it back when training resumes, so every later addition happens in the same order and the resumed
-    run's loss log and mean loss equal the uninterrupted run's bit for bit. It reads the trainer's
-    private loss fields (transformers is pinned in constraints.txt).
-    """
-    from transformers import TrainerCallback
-
-    class LossKeeper(TrainerCallback):
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if resume is not None:
-                saved = read_json(resume / LOSS_STATE)
-                trainer._total_loss_scalar = saved["total"]
-                trainer._tr_loss = torch.tensor(saved["pending"], device=trainer._tr_loss.device)
-                trainer._globalstep_last_logged = saved["last_logged"]
-
-        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if args.should_save:
-                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-                state_now = {"total": trainer._total_loss_scalar, "pending": trainer._tr_loss.item(),
-                             "last_logged": trainer._globalstep_last_logged}  # fmt: skip
-                write_json(folder / LOSS_STATE, state_now)
-
-    return LossKeeper()
-
-
 def progress_reporter(name: str) -> Any:
     """A trainer callback that puts step / total, loss and time left on the terminal of ``srllm run``."""
     from transformers import TrainerCallback
@@ -202,12 +140,6 @@ def progress_reporter(name: str) -> Any:
 def mean_training_loss(trainer: Any) -> float:
     """The mean training loss over all optimizer steps (resumed or not; see ``loss_keeper``)."""
     return trainer._total_loss_scalar / max(trainer.state.global_step, 1)
-
-
-def median_after_warmup(step_seconds: list[float], warmup: int = WARMUP_STEPS) -> float:
-    """Median step time, leaving out the first ``warmup`` steps when there are more."""
-    timed = step_seconds[warmup:] if len(step_seconds) > warmup else step_seconds
-    return statistics.median(timed) if timed else math.nan
 
 
 def train_method(
@@ -373,23 +305,6 @@ def _best_checkpoint(trainer: Any, enabled: bool) -> dict[str, Any] | None:
     return {"checkpoint": Path(trainer.state.best_model_checkpoint).name, "eval_loss": trainer.state.best_metric}
 
 
-def keep_4bit_weights_fixed(model: Any) -> None:
-    """Stop bitsandbytes from repacking the frozen 4-bit weights for CPU inference during evaluation.
-
-    On a CPU with AVX512-BF16, ``bnb.nn.Linear4bit.forward`` in eval mode (no grad) converts its weight,
-    once and in place, to a CPU inference layout whose quantization scales (``absmax``) are rounded from
-    float32 to bfloat16, and it never converts back. So the first mid-training evaluation silently
-    changes the base model, and every later training step runs on the rounded weights. A run resumed
-    from a checkpoint taken after that evaluation starts from freshly loaded float32 scales instead, and
-    its first step's gradients differ (about 3e-3 here; ~5e-4 in the final LoRA weights). Keeping the
-    standard dequantizing path for evaluation too makes the base weights constant for the whole run, so
-    a resumed run ends bit for bit where an uninterrupted one does (and eval uses the training weights).
-    """
-    for module in model.modules():
-        if getattr(module, "support_avx512bf16_for_cpu", False):
-            module.support_avx512bf16_for_cpu = False
-
-
 def _optimizer_state_mb(trainer: Any) -> float:
     optimizer = getattr(trainer, "optimizer", None)
     if optimizer is None:
@@ -447,14 +362,6 @@ def _remove_checkpoint(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def loss_curves(log_history: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
-    """Training and validation loss against step, from a trainer's log history."""
-    return {
-        "train": [(e["step"], e["loss"]) for e in log_history if "loss" in e],
-        "validation": [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e],
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     """Training worker: ``python -m srllm.training --params P --run-dir R --method M [--name N --seed S]``.
 
@@ -463,9 +370,9 @@ def main(argv: list[str] | None = None) -> None:
     """
     import argparse
 
-    from .config import load_config
+    from ..config import load_config
+    from ..core.rundir import load_split, sample
     from .models import resolve_base_model
-    from .steps.common import load_split, sample
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--params", required=True)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from .lexicon import groups_mentioned, is_demographic
+from ..data.lexicon import groups_mentioned, is_demographic
 
 FLAG_THRESHOLD = 0.5
 SIDES = {"input": "unsafe input", "output": "safe output"}
@@ -63,8 +63,8 @@ def cached_toxicity(texts: list[str], judge: Any) -> np.ndarray:
     depending on the other load); the scores of a given judge version never change, so a rerun (new
     split fractions, another seed) reads them from ``cache_dir()/annotations/<version>.parquet``.
     """
-    from .io import atomic_path
-    from .paths import cache_dir
+    from ..core.io import atomic_path
+    from ..core.paths import cache_dir
 
     version = getattr(judge, "version", None)
     path = cache_dir() / "annotations" / f"toxicity-{version}.parquet"
@@ -85,7 +85,7 @@ def annotate_texts(texts: list[str], judge: Any) -> pd.DataFrame:
     """One row per distinct text (the index): toxicity, profanity, sentiment, groups, harm."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    from .judge import profanity_proba
+    from ..judges.toxicity import profanity_proba
 
     distinct = list(dict.fromkeys(texts))
     vader = SentimentIntensityAnalyzer()

@@ -24,7 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from .progress import Progress
+
+from ..core.progress import Progress
 
 
 def prefix_token_id(tokenizer: Any) -> int:

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .annotate import agreement_table  # noqa: F401  (re-exported for the notebook)
-from .lexicon import group_dimension
+from ..corpus.annotate import agreement_table  # noqa: F401  (re-exported for the notebook)
+from ..data.lexicon import group_dimension
 
 # What the data card states about each source (licences from the data mirror's SOURCE.md files).
 SOURCES = {

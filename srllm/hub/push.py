@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError
+from ..config import ConfigError
 
 DATASET_FILES = ["README.md", "train.jsonl", "validation.jsonl", "test.jsonl", "schema.json"]
 MODEL_FILES = ["README.md", "*.json", "*.safetensors", "*.txt", "*.model", "*.jinja"]  # weights, configs, tokenizer

@@ -1,7 +1,8 @@
 """The pipeline runner: execute the five notebooks in order with papermill into ``runs/<run name>/``.
 
-A step is skipped when it completed before with the same fingerprint (its parameters, the
-fingerprints of the steps before it, and the code of the notebook and the package). Each executed
+A step is skipped when it completed before with the same fingerprint (its parameter sections, the
+fingerprints of the steps it reads, its notebook's computing cells and the code it imports: see
+srllm.pipeline.fingerprint). The steps and their order are srllm.config.PIPELINE. Each executed
 notebook is written under a temporary name and renamed on success, so a killed step leaves no
 half-written result. ``metrics.json`` (the steps' headline numbers, nested by step) and
 ``manifest.json`` (what is needed to reproduce the numbers) are rewritten after every step.
@@ -9,7 +10,6 @@ half-written result. ``metrics.json`` (the steps' headline numbers, nested by st
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 import platform
@@ -18,37 +18,23 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psutil
 import yaml
 
-from . import precision
-from .config import STEPS, StudyConfig, apply_overrides, dump_config, load_config, read_params
-from .io import read_json, write_json, write_text
-from .monitor import PeakMemory
-from .paths import project_root, runs_dir
-from .processes import Interrupted, stop_descendants
-from .progress import PREFIX
+from ..config import STEPS, StudyConfig, apply_overrides, dump_config, load_config, pipeline_step, read_params
+from ..core import precision
+from ..core.io import read_json, write_json, write_text
+from ..core.monitor import PeakMemory
+from ..core.paths import project_root, runs_dir
+from ..core.processes import Interrupted, stop_descendants
+from ..core.progress import PREFIX
+from .fingerprint import fingerprints
 
-NOTEBOOKS = {
-    "dataset": "01_dataset.ipynb",
-    "train": "02_train.ipynb",
-    "merge": "03_merge.ipynb",
-    "evaluate": "04_evaluate.ipynb",
-    "significance": "05_significance.ipynb",
-}
-# The parameter sections each step depends on (besides the steps before it).
-STEP_SECTIONS = {
-    "dataset": ("seed", "dataset", "judge"),
-    "train": ("seed", "model", "quantization", "lora", "training"),
-    "merge": ("quantization",),
-    "evaluate": ("seed", "generation", "evaluation", "judge"),
-    "significance": ("seed", "evaluation"),
-}
 PACKAGES = (
     "torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate", "datasets", "papermill", "jupyter-book",
     "scipy", "scikit-learn", "sentence-transformers", "pandas", "numpy", "vaderSentiment", "alt-profanity-check",
@@ -62,38 +48,6 @@ class StepFailed(RuntimeError):
 
 def notebooks_dir() -> Path:
     return project_root() / "notebooks"
-
-
-# Modules that only present or orchestrate: changing them cannot change a number.
-PRESENTATION_ONLY = {
-    "report.py", "report_data.py", "report_eval.py", "report_train.py", "book.py", "book_check.py", "claims.py",
-    "cli.py", "runner.py", "monitor.py", "preflight.py", "__main__.py", "catalog.py", "push.py",
-}  # fmt: skip
-
-
-def code_hash(step: str) -> str:
-    """Hash of the step's notebook code and the package source: changed code means a stale result.
-
-    Only the notebook's code cells count: prose, captions and alt text cannot change a number.
-    """
-    import nbformat
-
-    notebook = nbformat.read(notebooks_dir() / NOTEBOOKS[step], as_version=4)
-    code = "\n\x00".join(c.source for c in notebook.cells if c.cell_type == "code")
-    digest = hashlib.sha256(code.encode())
-    human = project_root() / "srllm" / "human"  # used by no step (only `srllm human` and the book)
-    for path in sorted((project_root() / "srllm").rglob("*")):
-        if path.suffix in (".py", ".tsv") and path.is_file() and path.name not in PRESENTATION_ONLY and path.parent != human:
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def fingerprints(config: StudyConfig) -> dict[str, str]:
-    result, previous = {}, ""
-    for step in STEPS:
-        blob = f"{previous}|{config.section_hash(*STEP_SECTIONS[step])}|{code_hash(step)}"
-        previous = result[step] = hashlib.sha256(blob.encode()).hexdigest()[:16]
-    return result
 
 
 class StepLog:
@@ -148,17 +102,17 @@ def execute_step(step: str, params_path: Path, run_dir: Path, log: Callable[[str
 
     out_dir = run_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / NOTEBOOKS[step]
-    partial = out_dir / NOTEBOOKS[step].replace(".ipynb", ".partial.ipynb")
-    failed = out_dir / NOTEBOOKS[step].replace(".ipynb", ".failed.ipynb")
+    final = out_dir / pipeline_step(step).notebook
+    partial = out_dir / pipeline_step(step).notebook.replace(".ipynb", ".partial.ipynb")
+    failed = out_dir / pipeline_step(step).notebook.replace(".ipynb", ".failed.ipynb")
     failed.unlink(missing_ok=True)
     partial.unlink(missing_ok=True)  # left by a run that was killed in this step
     step_log = StepLog(run_dir / "logs" / f"{step}.log", log)
-    step_log.write(f"\n=== {step}: {NOTEBOOKS[step]} started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+    step_log.write(f"\n=== {step}: {pipeline_step(step).notebook} started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
     try:
         with step_log.holding_stderr():
             papermill.execute_notebook(
-                str(notebooks_dir() / NOTEBOOKS[step]),
+                str(notebooks_dir() / pipeline_step(step).notebook),
                 str(partial),
                 parameters={"params_path": str(params_path), "run_dir": str(run_dir)},
                 kernel_name="python3",
@@ -343,11 +297,11 @@ def _run_step(
     """Run one step unless it is up to date; record its fingerprint, wall time and peak memory."""
     state_path = run_dir / "steps.json"
     done = steps_info.get(step, {})
-    outputs_exist = (run_dir / step / "metrics.json").is_file() and (run_dir / "notebooks" / NOTEBOOKS[step]).is_file()
+    outputs_exist = (run_dir / step / "metrics.json").is_file() and (run_dir / "notebooks" / pipeline_step(step).notebook).is_file()
     if not force and done.get("fingerprint") == prints[step] and outputs_exist:
         log(f"[srllm] {step}: up to date, skipped")
         return
-    log(f"[srllm] {step}: running {NOTEBOOKS[step]}")
+    log(f"[srllm] {step}: running {pipeline_step(step).notebook}")
     # A step that runs again invalidates what it produced before.
     (run_dir / step / "metrics.json").unlink(missing_ok=True)
     started = time.perf_counter()
@@ -387,6 +341,6 @@ def _explain_memory(message: str, step: str, peak_mb: float, died: bool = False)
 
 def build_book(run_dir: str | Path, out_dir: str | Path | None = None, log: Any = print) -> Path:
     """Build the Jupyter Book from a run's executed notebooks and artifacts; return the HTML folder."""
-    from .book import build
+    from ..report.book import build
 
     return build(Path(run_dir).resolve(), Path(out_dir) if out_dir else None, log=log)

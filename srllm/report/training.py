@@ -12,7 +12,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .training import median_after_warmup
+from ..lm.training_log import median_after_warmup
 
 METHOD_NAMES = {
     "qlora": "QLoRA (4-bit base + LoRA)",

@@ -15,7 +15,7 @@ from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
-from .config import PACKAGED_MODEL, StudyConfig, TrainedModel
+from ..config import PACKAGED_MODEL, StudyConfig, TrainedModel
 
 # The packaged GGUF is a conversion of this Hub model; the card names the original.
 PACKAGED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -152,7 +152,7 @@ def model_card(
             "(`model.random_init`); it exercises the pipeline and rewrites nothing usefully.\n"
         )
     load = (
-        f'from peft import AutoPeftModelForCausalLM\nmodel = AutoPeftModelForCausalLM.from_pretrained("PATH/TO/THIS/FOLDER")'
+        'from peft import AutoPeftModelForCausalLM\nmodel = AutoPeftModelForCausalLM.from_pretrained("PATH/TO/THIS/FOLDER")'
         if adapter
         else 'from transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained("PATH/TO/THIS/FOLDER")'
     )

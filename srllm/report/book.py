@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import yaml
 
-from .config import STEPS
-from .io import read_json, write_json, write_text
-from .paths import project_root
-from .runner import NOTEBOOKS
+from ..config import PIPELINE, STEPS
+from ..core.io import read_json, write_json, write_text
+from ..core.paths import project_root
 
 STAGE = Path("book") / "run"
 
@@ -63,7 +63,6 @@ def _evaluation_task_seconds(run_dir: Path) -> list[dict[str, str]]:
     path = run_dir / "evaluate" / "metrics.json"
     if not path.is_file():
         return []
-    from .steps.evaluate import seconds_by_task
 
     evaluated = read_json(path)
     rows = [{"task": f"`{task}`", "wall time (s)": f"{value:.0f}"} for task, value in seconds_by_task(evaluated).items()]
@@ -200,6 +199,16 @@ def _stage_mathjax(target: Path) -> None:
         shutil.copytree(source, target, dirs_exist_ok=True)
 
 
+def check_toc(toc_path: Path) -> None:
+    """The book's run part must list the pipeline's chapters in pipeline order (srllm.config.PIPELINE)."""
+    toc = yaml.safe_load(toc_path.read_text())
+    files = [chapter["file"] for part in toc.get("parts", []) for chapter in part.get("chapters", [])]
+    listed = [f for f in files if f in {step.chapter for step in PIPELINE}]
+    expected = [step.chapter for step in PIPELINE]
+    if listed != expected:
+        raise RuntimeError(f"{toc_path}: the run chapters are {listed}, but the pipeline declares {expected} (srllm/config.py PIPELINE)")
+
+
 def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
     root = project_root()
     if not (run_dir / "manifest.json").is_file():
@@ -207,15 +216,16 @@ def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
     stage = root / STAGE
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    for step, name in NOTEBOOKS.items():
-        source = run_dir / "notebooks" / name
+    check_toc(root / "_toc.yml")
+    for step in PIPELINE:
+        source = run_dir / "notebooks" / step.notebook
         if not source.is_file():
-            raise FileNotFoundError(f"{source} is missing: the run has not completed step '{step}'")
-        _stage_notebook(source, stage / name, root / "notebooks" / name)
+            raise FileNotFoundError(f"{source} is missing: the run has not completed step '{step.name}'")
+        _stage_notebook(source, stage / step.notebook, root / "notebooks" / step.notebook)
     _stage_mathjax(root / "_mathjax_static" / "mathjax")
     write_text(stage / "reproducibility.md", reproducibility_page(run_dir))
     write_text(stage / "claims.md", claims_page(run_dir))
-    from .human.report import human_page
+    from ..human.report import human_page
 
     write_text(stage / "human.md", human_page(run_dir, stage))  # the protocol alone when the run has no ratings
     out_dir = (out_dir or root).resolve()
@@ -228,3 +238,12 @@ def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
     subprocess.run(command, check=True, cwd=root)
     write_json(run_dir / "book_build.json", {"wall_seconds": round(time.perf_counter() - started, 2), "out": str(out_dir)})
     return out_dir / "_build" / "html"
+
+
+def seconds_by_task(metrics: dict[str, Any]) -> dict[str, float]:
+    """Wall seconds per task, every system together, from the step's ``timings_seconds`` (per system, per task)."""
+    totals: dict[str, float] = {}
+    for by_task in metrics.get("timings_seconds", {}).values():
+        for task, seconds in by_task.items():
+            totals[task] = totals.get(task, 0.0) + seconds
+    return totals

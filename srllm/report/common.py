@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .io import read_json
-from .training import loss_curves
+from ..core.io import read_json
+from ..lm.training_log import loss_curves
 
 # Official StereoSet dev results (Nadeem et al. 2020), as reference rows beside ours.
 STEREOSET_REFERENCE = {

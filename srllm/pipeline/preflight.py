@@ -18,8 +18,8 @@ from typing import Any
 
 import psutil
 
-from .config import PACKAGED_MODEL, ConfigError, StudyConfig
-from .datadir import DataDir, DataError
+from ..config import PACKAGED_MODEL, ConfigError, StudyConfig
+from ..data.datadir import DataDir, DataError
 
 # SmolLM2-135M-Instruct's architecture (tests check it against the converted model), so the
 # packaged model can be checked before the one-off conversion runs.
@@ -113,7 +113,7 @@ def check_precision(config: StudyConfig, path: Path, dry_run: bool = False) -> d
 
     With ``dry_run`` an explicit bfloat16 or float16 is only reported (``not_checked``): it is a
     question for the target device, not for this one."""
-    from . import precision
+    from ..core import precision
 
     training, evaluation = config.quantization.precision, config.evaluation.precision
     found = precision.record(training, evaluation)

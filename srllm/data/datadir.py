@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .io import atomic_path
-from .paths import cache_dir
+from ..core.io import atomic_path
+from ..core.paths import cache_dir
+
+PACKAGE_FILES = ("resources/data_files.tsv",)  # the registry: path, checksum and upstream of every data file
 
 
 class DataError(RuntimeError):
@@ -44,7 +46,7 @@ class DataFile:
 
 
 def registry() -> dict[str, DataFile]:
-    text = resources.files("srllm").joinpath("resources/data_files.tsv").read_text()
+    text = resources.files("srllm").joinpath(PACKAGE_FILES[0]).read_text()
     files = {}
     for line in text.splitlines():
         if not line or line.startswith("#"):
