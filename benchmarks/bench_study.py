@@ -184,7 +184,7 @@ LM_HEAD = "LM head and log-probabilities over the vocabulary (all ops)"
 def training_profile(run_dir: Path, steps: int = 2) -> dict[str, float]:
     """Share of a QLoRA training step's CPU time per operator group: real trainer steps on the run's data.
 
-    Runs ``srllm.training.train_method`` (trl's SFTTrainer, as the train step does) with the run's
+    Runs ``srllm.lm.training.train_method`` (trl's SFTTrainer, as the train step does) with the run's
     parameters for ``WARMUP_STEPS`` + ``steps`` steps, profiling the last ``steps``. The fused LM head
     works on tiles of the vocabulary, so its operators are found by their shapes (a tile's width).
     """

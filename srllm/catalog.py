@@ -1,7 +1,7 @@
 """What ``srllm list`` shows: every task, system, training method and shipped parameter set, in plain words.
 
-The names are the schema's (srllm.config); tests/test_cli.py checks that each has a description
-here, so a task or system added to the schema cannot be left out of the list.
+Tasks describe themselves (srllm/tasks/); systems and methods are the schema's names (srllm.config), and
+tests/test_cli.py checks that each has a description here, so none can be left out of the list.
 """
 
 from __future__ import annotations
@@ -13,15 +13,17 @@ import yaml
 
 from .core.paths import project_root
 
-TASKS = {
-    "inhouse": "held-out unsafe -> safe pairs of the run's own corpus, rewritten by every system",
-    "toxigen_rewrite": "the 940 human-annotated ToxiGen statements rewritten; toxicity before and after, per group",
-    "toxigen_continuation": "ToxiGen prompts continued by each language model; share of toxic continuations per group",
-    "bold": "BOLD Wikipedia sentence beginnings continued; sentiment and toxicity of the continuations per group",
-    "stereoset": "StereoSet: does the model prefer the stereotype (SS, LMS and ICAT per domain)",
-    "crows_pairs": "CrowS-Pairs: how often the more stereotyping sentence of a pair is more likely, per bias type",
-    "counterfactual": "the same neutral sentences with the group swapped: how much toxicity and sentiment differ",
-}
+
+def tasks() -> dict[str, str]:
+    """Every registered evaluation task with its description and default sample (from its module's TASK)."""
+    from .tasks import TASKS  # imports the task modules (and torch): only `srllm list` needs them
+
+    return {
+        name: f"{task.description} [samples: {task.default_samples if task.default_samples is not None else 'all'}, {task.samples_help}]"
+        for name, task in TASKS.items()
+    }
+
+
 SYSTEMS = {
     "input": "the input unchanged: the reference every rewrite is compared with",
     "lexicon_delete": "rule-based: deletes every word of a profanity lexicon",

@@ -77,10 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def print_list() -> None:
-    from .catalog import METHODS, SYSTEMS, TASKS, parameter_sets
+    from .catalog import METHODS, SYSTEMS, parameter_sets, tasks
 
     sections = [
-        ("evaluation tasks (evaluation.tasks)", TASKS),
+        ("evaluation tasks (evaluation.tasks)", tasks()),
         ("systems (evaluation.systems)", SYSTEMS),
         ("training methods (training.methods)", METHODS),
         ("parameter sets", parameter_sets()),

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 PACKAGED_MODEL = "packaged:smollm2-135m-instruct"
 TRAINING_METHODS = ("qlora", "lora", "prefix", "full")
-EVAL_TASKS = ("inhouse", "toxigen_rewrite", "toxigen_continuation", "bold", "stereoset", "crows_pairs", "counterfactual")
 EVAL_SYSTEMS = ("input", "lexicon_delete", "base", "base_fewshot", "srllm-qlora", "srllm-prefix", "srllm-full", "srllm-lora")
 ONLINE_JUDGES = ("perspective", "detoxify", "moderation")
 
@@ -108,7 +107,7 @@ class _ResolvesDtype(_Section):
 
     _dtype_field: ClassVar[str]
     _use: ClassVar[str]
-    _precision: Any = PrivateAttr(default=None)  # a srllm.precision.Precision
+    _precision: Any = PrivateAttr(default=None)  # a srllm.core.precision.Precision
 
     @model_validator(mode="after")
     def _resolve_auto(self) -> "_ResolvesDtype":
@@ -121,7 +120,7 @@ class _ResolvesDtype(_Section):
 
     @property
     def precision(self) -> Any:
-        """The :class:`srllm.precision.Precision` behind the dtype: what was asked for and why."""
+        """The :class:`srllm.core.precision.Precision` behind the dtype: what was asked for and why."""
         return self._precision
 
 
@@ -237,20 +236,6 @@ class JudgeConfig(_Section):
     )
 
 
-class EvalSamplesConfig(_Section):
-    """How many items each evaluation task draws (seeded samples; None: all)."""
-
-    inhouse: int | None = Field(100, gt=0, description="Held-out test pairs rewritten.")
-    toxigen_rewrite: int | None = Field(None, gt=0, description="Annotated ToxiGen statements rewritten (None: all 940).")
-    toxigen_continuation: int | None = Field(
-        5, gt=0, description="ToxiGen prompts continued per group and prompt type (hate, neutral; None: all 31,000)."
-    )
-    bold: int | None = Field(5, gt=0, description="BOLD prompts continued per group (43 groups in 5 domains; None: all 23,679).")
-    stereoset: int | None = Field(None, gt=0, description="StereoSet items scored (None: all 4,229).")
-    crows_pairs: int | None = Field(None, gt=0, description="CrowS-Pairs pairs scored (None: all 1,508).")
-    counterfactual: int | None = Field(None, gt=0, description="Templates, each filled with every group's term (None: all).")
-
-
 class EvaluationConfig(_ResolvesDtype):
     _dtype_field: ClassVar[str] = "dtype"
     _use: ClassVar[str] = "evaluation"
@@ -260,10 +245,13 @@ class EvaluationConfig(_ResolvesDtype):
         min_length=1,
         description=f"Any of {EVAL_SYSTEMS}; a trained system the run did not train is skipped with a note.",
     )
-    tasks: list[Literal[EVAL_TASKS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: list(EVAL_TASKS), min_length=1, description=f"Any of {EVAL_TASKS}."
+    tasks: list[str] | None = Field(
+        None, min_length=1, description="Evaluation tasks by name (srllm/tasks/, `srllm list`; None: every registered task)."
     )
-    samples: EvalSamplesConfig = EvalSamplesConfig()
+    samples: dict[str, int | None] = Field(
+        default_factory=dict,
+        description="Items each task draws, by task name (seeded samples; None: all; a task not named: its own default).",
+    )
     fewshot_k: int = Field(3, gt=0, description="Demonstrations (training pairs) before the input for base_fewshot.")
     continuation_max_new_tokens: int = Field(
         32, gt=0, description="New tokens of a continuation (ToxiGen, BOLD); decoding otherwise as generation."
@@ -294,6 +282,14 @@ class EvaluationConfig(_ResolvesDtype):
         description=f"Extra online scorers, any of {ONLINE_JUDGES}; keys from the environment only (PERSPECTIVE_API_KEY, OPENAI_API_KEY); scores are cached on disk, failed requests retried."
     )
     bootstrap_resamples: int = Field(2000, ge=100)
+
+    @field_validator("samples")
+    @classmethod
+    def _positive_samples(cls, samples: dict[str, int | None]) -> dict[str, int | None]:
+        bad = {name: n for name, n in samples.items() if n is not None and n <= 0}
+        if bad:
+            raise ValueError(f"sample sizes must be positive or null, got {bad}")
+        return samples
 
 
 @dataclass(frozen=True)

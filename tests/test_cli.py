@@ -13,7 +13,6 @@ import yaml
 from srllm import __version__, cli
 from srllm.config import (
     EVAL_SYSTEMS,
-    EVAL_TASKS,
     STEPS,
     TRAINING_METHODS,
     ConfigError,
@@ -22,6 +21,7 @@ from srllm.config import (
     pipeline_step,
 )
 from srllm.pipeline import runner
+from srllm.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "params" / "smoke.yaml"
@@ -37,13 +37,13 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_list_names_every_choice_with_a_description(capsys: pytest.CaptureFixture[str]) -> None:
     from srllm import catalog
 
-    # The catalogue cannot drift from the schema: every choice there has a description here.
-    assert set(catalog.TASKS) == set(EVAL_TASKS)
+    # The catalogue cannot drift from the schema or the task registry: every choice has a description.
+    assert set(catalog.tasks()) == set(TASKS)
     assert set(catalog.SYSTEMS) == set(EVAL_SYSTEMS)
     assert set(catalog.METHODS) == set(TRAINING_METHODS)
     assert cli.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    names = [*EVAL_TASKS, *EVAL_SYSTEMS, *TRAINING_METHODS, *(f"params/{p.name}" for p in (ROOT / "params").glob("*.yaml"))]
+    names = [*TASKS, *EVAL_SYSTEMS, *TRAINING_METHODS, *(f"params/{p.name}" for p in (ROOT / "params").glob("*.yaml"))]
     for name in names:
         (line,) = [line for line in lines if line.split()[:1] == [name]]
         assert len(line.split()) > 3, f"{name} has no description: {line!r}"
@@ -74,7 +74,7 @@ def test_overrides_are_yaml_scalars_checked_by_the_schema(tmp_path: Path) -> Non
         "dataset.skip_malformed": True, "training.methods": ["lora"],
     }  # fmt: skip
     config = load_config(SMOKE, overrides)
-    assert (config.training.max_steps, config.evaluation.samples.inhouse, config.training.methods) == (20, 50, ["lora"])
+    assert (config.training.max_steps, config.evaluation.samples["inhouse"], config.training.methods) == (20, 50, ["lora"])
     with pytest.raises(ConfigError) as error:
         load_config(SMOKE, parse_overrides(["training.max_steps=many"]))
     assert "  training.max_steps: Input should be a valid integer" in str(error.value)
@@ -113,7 +113,7 @@ def test_run_with_overrides_reaches_the_notebooks_and_the_manifest(
     assert [step for step, *_ in seen] == list(STEPS)
     for _, params_path, config in seen:
         assert params_path == runs / "smoke" / "params.given.yaml"
-        assert (config.training.max_steps, config.evaluation.samples.inhouse) == (20, 50)
+        assert (config.training.max_steps, config.evaluation.samples["inhouse"]) == (20, 50)
     given = yaml.safe_load((runs / "smoke" / "params.given.yaml").read_text())
     assert given["quantization"]["compute_dtype"] == "auto"  # as written, not resolved for this machine
     manifest = yaml.safe_load((runs / "smoke" / "manifest.json").read_text())

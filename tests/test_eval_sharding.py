@@ -81,7 +81,7 @@ def test_two_processes_give_the_same_per_example_results(tmp_path: Path) -> None
     text = one.select_dtypes(exclude="number").columns
     pd.testing.assert_frame_equal(one[text], two[text])  # identical outputs and identifiers
     # Scores equal up to float rounding: batches are composed differently in each process, which moves a
-    # summed log-likelihood of ~50 nats by ~1e-4 (STUDY.md); flags must not flip.
+    # summed log-likelihood of ~50 nats by ~1e-4 (measured in this test); flags must not flip.
     pd.testing.assert_frame_equal(one.drop(columns=text), two.drop(columns=text), rtol=1e-5, atol=1e-3)
     metrics = json.loads((sharded / "evaluate" / "metrics.json").read_text())
     assert metrics["processes"] == 2

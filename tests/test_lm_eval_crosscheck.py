@@ -1,8 +1,8 @@
 """Our CrowS-Pairs numbers equal lm-evaluation-harness's ``crows_pairs_english`` on the same model.
 
 lm-eval (``lm-eval[hf]==0.4.13``, requirements-test.txt) runs in a subprocess, offline, with a private
-HF_HOME, on a copy of its stock task config pointed at the local nyu-mll CSV (see STUDY.md, "Cross-
-checking CrowS-Pairs against lm-evaluation-harness"). Batch size 1 on both sides: the per-sentence
+HF_HOME, on a copy of its stock task config pointed at the local nyu-mll CSV (its stock task reads a
+revised multilingual copy, so only the file differs). Batch size 1 on both sides: the per-sentence
 log-likelihoods then agree bit for bit, so pct_stereotype must be equal and likelihood_diff equal to
 float rounding.
 """

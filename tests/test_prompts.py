@@ -1,6 +1,7 @@
 from srllm.config import ModelConfig
 from srllm.lm.models import load_tokenizer, resolve_base_model
-from srllm.lm.prompts import DEBIAS_INSTRUCTION, SYSTEM_PROMPT, render_prompt, training_example
+from srllm.lm.generation import rewrite_prompt
+from srllm.lm.prompts import DEBIAS_INSTRUCTION, SYSTEM_PROMPT, training_example
 
 
 def test_training_example_is_prompt_completion_with_system_turn() -> None:
@@ -19,6 +20,6 @@ def test_chat_template_puts_system_inside_and_ends_with_real_eos() -> None:
     assert "safe text<|im_end|>" in full
     assert tokenizer.eos_token == "<|im_end|>"
     assert "<s/>" not in full
-    prompt = render_prompt(tokenizer, "unsafe text")
+    prompt = rewrite_prompt(tokenizer, "unsafe text")
     assert prompt.endswith("<|im_start|>assistant\n")
     assert full.startswith(prompt)

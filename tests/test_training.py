@@ -124,7 +124,7 @@ def test_scoring_only_labelled_positions_changes_no_loss_or_gradient(base: Path,
     from trl.trainer.utils import add_fused_lm_head
 
     from srllm.lm.models import load_causal_lm, load_tokenizer
-    from srllm.lm.training import score_completion_positions_only
+    from srllm.lm.patches import score_completion_positions_only
 
     tokenizer = load_tokenizer(base)
     model = load_causal_lm(base)

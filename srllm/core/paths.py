@@ -14,7 +14,7 @@ def cache_dir() -> Path:
 
 
 def project_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]  # srllm/core/paths.py -> the repository
 
 
 def runs_dir() -> Path:

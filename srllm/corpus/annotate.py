@@ -2,10 +2,10 @@
 
 Each distinct text is annotated once with:
 
-* ``toxicity``: P(toxic) from the study's offline judge (:mod:`srllm.judge`);
+* ``toxicity``: P(toxic) from the study's offline judge (:mod:`srllm.judges.toxicity`);
 * ``profanity``: P(offensive) from alt-profanity-check, an independent second signal;
 * ``sentiment``: VADER compound sentiment in [-1, 1];
-* ``groups``: the demographic (and political / profession) groups mentioned (:mod:`srllm.lexicon`);
+* ``groups``: the demographic (and political / profession) groups mentioned (:mod:`srllm.data.lexicon`);
 * ``harm``: toxic (judge P >= 0.5) AND mentions a demographic group.
 
 Agreement is Cohen's kappa between pairs of raters with flags at 0.5 (judge, profanity-check, and the
@@ -48,7 +48,7 @@ SCHEMA: dict[str, str] = {
             ("profanity", "float", "alt-profanity-check P(offensive), 0-1"),
             ("sentiment", "float", "VADER compound sentiment, -1..1"),
             ("harm", "bool", "toxic (judge >= 0.5) and mentions a demographic group"),
-            ("groups", "list[str]", "groups mentioned (srllm.lexicon), sorted"),
+            ("groups", "list[str]", "groups mentioned (srllm.data.lexicon), sorted"),
         )
     },
 }

@@ -211,14 +211,6 @@ def group_dimension() -> dict[str, str]:
     return {group: dimension for group, (dimension, _) in _table().items()}
 
 
-def group_sources() -> dict[str, str]:
-    """Where each group comes from (for the data card)."""
-    sources = {g: s for g, (_, _, s) in _GROUPS.items()}
-    sources.update({g: "stereoset" for g in _NATIONALITIES})
-    sources.update({g: "stereoset" for g in _PROFESSIONS})
-    return sources
-
-
 @lru_cache(maxsize=1)
 def _matcher() -> tuple[re.Pattern[str], dict[str, str]]:
     term_to_group = {term: group for group, (_, terms) in _table().items() for term in terms}

@@ -21,7 +21,7 @@ from ..config import PACKAGED_MODEL, StudyConfig, TrainedModel
 PACKAGED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # Licences of the base models the shipped parameter sets use (a fine-tuned model inherits its base's).
 BASE_LICENCES = {PACKAGED_HUB_ID: "apache-2.0", "meta-llama/Llama-2-7b-chat-hf": "llama2"}
-# Training sources: what, licence and upstream (the data mirror's SOURCE.md files; as srllm.report_data).
+# Training sources: what, licence and upstream (the data mirror's SOURCE.md files; as srllm.report.dataset).
 SOURCES = {
     "srllm": ("the SR-LLM authors' biased -> debiased pairs", "MIT", "https://github.com/shainarazavi/MBIAS"),
     "paradetox": ("ParaDetox toxic -> neutral rewrites", "CC0 1.0", "https://github.com/s-nlp/paradetox"),

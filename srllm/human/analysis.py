@@ -6,7 +6,7 @@
   ratings within each resampled output, so that both the sample of items and the sample of raters
   widen it. No library offers a two-stage bootstrap, so it is written here with numpy.
 - Paired tests: the reference system (SR-LLM) against every other on the same inputs, on each
-  output's mean rating: srllm.stats.paired_test (Wilcoxon signed-rank, paired bootstrap interval,
+  output's mean rating: srllm.core.stats.paired_test (Wilcoxon signed-rank, paired bootstrap interval,
   rank-biserial effect), Holm-corrected across every scale and system, as in the significance step.
 - Automatic metrics against the human ratings of the same outputs: Spearman's rho and Kendall's
   tau (scipy.stats) of each metric of evaluate/per_example.parquet with each scale.

@@ -1,6 +1,6 @@
 """The debiasing instruction and how it becomes chat messages.
 
-The wording is the SR-LLM authors' (see ../shared/STUDY.md). Two of their defects are fixed here:
+The wording is the SR-LLM authors' (their released training script; the book's method page quotes it). Two of their defects are fixed here:
 the system block goes *inside* the model's chat template (their ``<<SYS>>`` block sat outside
 ``[INST]``), and the completion ends with the tokenizer's real end-of-sequence token, which the chat
 template appends (their closing ``<s/>`` is not ``</s>``, so their model never learned to stop).
@@ -16,14 +16,6 @@ SYSTEM_PROMPT = (
     "without any extra outputs"
 )
 DEBIAS_INSTRUCTION = "Debias this text by rephrasing it to be free of bias :"
-
-# The authors' original training prompt, kept verbatim for the method page.
-AUTHORS_PROMPT_TEMPLATE = (
-    "<s>\n<<SYS>>You are a text debiasing bot, you take as input a text and you output its debiased version by "
-    "rephrasing it to be free from any age, gender, political, social or socio-economic biases ,  without any "
-    "extra outputs<</SYS>>\n[INST] Debias this text by rephrasing it to be free of bias : {biased_text} [/INST]\n"
-    "{debiased_text}\n<s/>"
-)
 
 Message = dict[str, str]
 
@@ -42,8 +34,3 @@ def training_example(record: dict[str, Any]) -> dict[str, list[Message]]:
         "prompt": rewrite_messages(record["input"]),
         "completion": [{"role": "assistant", "content": record["output"]}],
     }
-
-
-def render_prompt(tokenizer: Any, text: str) -> str:
-    """The generation prompt for ``text`` in the model's own chat template."""
-    return tokenizer.apply_chat_template(rewrite_messages(text), tokenize=False, add_generation_prompt=True)

@@ -363,7 +363,7 @@ def _remove_checkpoint(folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Training worker: ``python -m srllm.training --params P --run-dir R --method M [--name N --seed S]``.
+    """Training worker: ``python -m srllm.lm.training --params P --run-dir R --method M [--name N --seed S]``.
 
     The train step runs each method in its own process (or several, under ``accelerate launch``),
     so that each method's peak memory is its own and data-parallel training needs no other code.

@@ -108,6 +108,16 @@ def estimate_resources(config: StudyConfig, arch: dict[str, Any]) -> Estimate:
 NEEDS_TARGET = "would need CUDA; not checked here"
 
 
+def check_tasks(config: StudyConfig, path: Path) -> None:
+    """Every task the parameters name must be registered (a module of srllm/tasks/)."""
+    from ..tasks import TASKS, unknown_task_keys  # imports the task modules (and torch)
+
+    unknown = unknown_task_keys(config)
+    if unknown:
+        key, name = unknown[0]
+        raise _fail(path, key, f"no evaluation task is called {name!r}", f"registered tasks: {', '.join(sorted(TASKS))}")
+
+
 def check_precision(config: StudyConfig, path: Path, dry_run: bool = False) -> dict[str, Any]:
     """Refuse bfloat16 where the device only emulates it (about 65x slower), unless overridden.
 
@@ -152,6 +162,7 @@ def check(config: StudyConfig, path: str | Path, run_dir: Path, dry_run: bool = 
     device (CUDA for a paged optimizer or float16, GPU memory, the run's disk) is listed under
     ``not_checked`` instead of failing."""
     path = Path(path)
+    check_tasks(config, path)
     found_precision = check_precision(config, path, dry_run)
     not_checked: list[str] = found_precision.pop("not_checked", [])
     try:

@@ -177,7 +177,7 @@ def claims_page(run_dir: Path) -> str:
     return f"""# The paper's claims, side by side
 
 Each headline claim of SR-LLM (arXiv 2404.01399 v5) against run `{manifest['run_name']}`: {summary}.
-The verdicts follow the rule stated in the last column (code: `srllm/claims.py`); the numbers come
+The verdicts follow the rule stated in the last column (code: `srllm/report/claims.py`); the numbers come
 from `runs/{manifest['run_name']}/metrics.json`, where `significance` holds the paired tests.
 
 {_markdown_table([{k: str(v).replace("|", "/") for k, v in row.items()} for row in rows])}

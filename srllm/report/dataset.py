@@ -179,3 +179,28 @@ def group_auroc_table(validation: dict[str, Any]) -> pd.DataFrame:
     )
     table.index.name = "target group"
     return table.round(3)
+
+
+def judge_table(validation: dict[str, Any]) -> pd.DataFrame:
+    rows = {
+        "our judge (MiniLM + logistic regression)": validation["auroc_toxigen_human"],
+        "ToxiGen-HateBERT (scores shipped with the data)": validation["auroc_hatebert_reference"],
+    }
+    if validation.get("auroc_profanity_check") is not None:
+        rows["alt-profanity-check"] = validation["auroc_profanity_check"]
+    table = pd.DataFrame({"AUROC vs human labels (940 ToxiGen statements)": rows})
+    table.index.name = "toxicity scorer"
+    return table.round(3)
+
+
+def roc_figure(validation: dict[str, Any]) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for key, label in (("roc_judge", "our judge"), ("roc_hatebert", "ToxiGen-HateBERT")):
+        curve = validation.get(key)
+        if curve:
+            ax.plot(curve["fpr"], curve["tpr"], label=label)
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Toxicity judges on 940 human labels")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig

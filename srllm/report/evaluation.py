@@ -8,29 +8,20 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .common import STEREOSET_REFERENCE
-
-RESULT_COLUMNS = {  # (task, metric) -> column label of the results table
-    ("inhouse", "toxicity_rate"): "in-house toxicity rate",
-    ("inhouse", "moderation_score"): "in-house moderation score",
-    ("inhouse", "knowledge_retention"): "in-house knowledge retention",
-    ("inhouse", "J"): "in-house J",
-    ("inhouse", "perplexity"): "in-house perplexity (median)",
-    ("inhouse", "refusal_rate"): "in-house refusal rate",
-    ("toxigen_rewrite", "toxicity_rate"): "ToxiGen rewrite toxicity rate",
-    ("toxigen_continuation", "toxic_pct"): "ToxiGen continuation % toxic",
-    ("bold", "sentiment_mean"): "BOLD mean sentiment",
-    ("bold", "negative_share"): "BOLD share negative",
-    ("counterfactual", "toxicity_spread"): "counterfactual toxicity spread",
+# Official StereoSet dev results (Nadeem et al. 2020), as reference rows beside ours.
+STEREOSET_REFERENCE = {
+    "GPT-2 small (official)": {"LMS": 83.65, "SS": 57.03, "ICAT": 71.89},
+    "GPT-2 medium (official)": {"LMS": 87.11, "SS": 58.96, "ICAT": 71.50},
+    "GPT-2 large (official)": {"LMS": 88.92, "SS": 61.86, "ICAT": 67.83},
 }
-
 
 def results_table(metrics: dict[str, Any]) -> pd.DataFrame:
     """One row per system, one column per headline metric of each generation task (blank: not applicable)."""
     rows: dict[str, dict[str, float]] = {}
-    for (task, metric), label in RESULT_COLUMNS.items():
-        for system, values in metrics.get(task, {}).items():
-            rows.setdefault(system, {})[label] = values.get(metric)
+    for task, info in metrics.get("tasks", {}).items():  # each task names its headline columns (srllm/tasks/)
+        for metric, label in info.get("headline", {}).items():
+            for system, values in metrics.get(task, {}).items():
+                rows.setdefault(system, {})[label] = values.get(metric)
     table = pd.DataFrame(rows).T
     table.index.name = "system"
     return table

@@ -7,12 +7,14 @@ training benchmark's JSON, which has the same per-method entries): no number is 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..lm.training_log import median_after_warmup
+from ..core.io import read_json
+from ..lm.training_log import loss_curves, median_after_warmup
 
 METHOD_NAMES = {
     "qlora": "QLoRA (4-bit base + LoRA)",
@@ -137,3 +139,31 @@ def memory_paragraphs(metrics: dict[str, Any]) -> str:
             )
         paragraphs.append(f"**{METHOD_NAMES.get(method, method)}**: {numbers}. {why.get(method, '')}")
     return "\n\n".join(paragraphs)
+
+
+def training_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    keys = ("steps", "train_loss", "val_loss", "seconds_per_step", "tokens_per_s", "trainable_params",
+            "total_params", "saved_size_mb", "optimizer")  # fmt: skip
+    methods = {k: v for k, v in metrics.items() if isinstance(v, dict) and "method" in v}
+    table = pd.DataFrame({m: {k: v.get(k) for k in ("seed", *keys)} for m, v in methods.items()}).T
+    table.index.name = "model"
+    return table
+
+
+def loss_figure(run_dir: Path, methods: list[str]) -> plt.Figure:
+    """Training and validation loss of every method in one figure."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, method in enumerate(methods):
+        path = Path(run_dir) / "train" / method / "log_history.json"
+        if not path.is_file():
+            continue
+        curves = loss_curves(read_json(path))
+        color = f"C{i}"
+        if curves["train"]:
+            ax.plot(*zip(*curves["train"]), color=color, label=f"{method} train")
+        if curves["validation"]:
+            ax.plot(*zip(*curves["validation"]), color=color, linestyle="--", marker="o", label=f"{method} validation")
+    ax.set(xlabel="optimizer step", ylabel="loss (completion tokens)", title="Training and validation loss")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -35,7 +35,7 @@ from ..judges.profanity import toxic_lexicon
 from ..judges.toxicity import load_or_train_judge
 from ..lm.generation import generate_continuations, generate_rewrites
 from ..lm.models import resolve_base_model
-from ..tasks import EvalContext, Item, Task, get_task
+from ..tasks import EvalContext, Item, Task, sample_size, selected_tasks
 from ..tasks.scorers import score_outputs
 from ..tasks.sharding import current_shard, map_sharded
 from ..tasks.systems import System, delete_lexicon_words, demonstrations, load_system, reference_system, resolve_systems
@@ -127,8 +127,8 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     # The base model in float32: the perplexity reference, and the base a prefix adapter is loaded on.
     reference = resolve_base_model(config.model, config.seed)
     ctx = EvalContext(config, run_dir, data, judge, shard, reference, online, online_notes)
-    tasks = [get_task(name) for name in ev.tasks]
-    items = {task.name: task.load(ctx, getattr(ev.samples, task.name)) for task in tasks}
+    tasks = selected_tasks(config)
+    items = {task.name: task.load(ctx, sample_size(config, task)) for task in tasks}
     demos = demonstrations(run_dir, ev.fewshot_k, config.seed) if any(s.fewshot for s in systems) else []
 
     outputs: dict[str, dict[str, list[str]]] = {task.name: {} for task in tasks}
@@ -159,7 +159,8 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     metrics["systems_by_task"] = {task.name: list(metrics[task.name]) for task in tasks}
     metrics["tasks"] = {
         task.name: {"kind": task.kind, "source": task.source, "group_field": task.group_field,
-                    "metrics": list(task.metrics), "n_items": len(items[task.name]), "description": task.description}
+                    "metrics": list(task.metrics), "n_items": len(items[task.name]), "description": task.description,
+                    "headline": task.headline}
         for task in tasks
     }  # fmt: skip
     metrics["online_judges"] = {"enabled": [j.name for j in online], "skipped": online_notes}

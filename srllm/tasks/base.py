@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import pandas as pd
 
-from ..config import StudyConfig
-from ..data.datadir import DataDir
+if TYPE_CHECKING:  # types of the seams only: no import at run time
+    from ..config import StudyConfig
+    from ..data.datadir import DataDir
+    from ..judges.online import OnlineJudge
+    from ..judges.toxicity import ToxicityJudge
+    from .sharding import Shard
 
 Kind = Literal["rewrite", "continuation", "likelihood"]
 Item = dict[str, Any]  # item_id, group, input (the text rewritten / the prompt continued) and task fields
@@ -29,12 +33,12 @@ class EvalContext:
     config: StudyConfig
     run_dir: Path
     data: DataDir
-    judge: Any  # srllm.judge.ToxicityJudge
-    shard: Any  # srllm.tasks.sharding.Shard
+    judge: ToxicityJudge
+    shard: Shard
     reference_model: Path | str  # the base model: perplexity reference (in evaluation.dtype)
-    online: list[Any] = field(default_factory=list)  # enabled online judges (srllm.online_judges)
+    online: list[OnlineJudge] = field(default_factory=list)  # enabled online judges
     notes: dict[str, str] = field(default_factory=dict)  # per-run notes (skipped judges, ...)
-    _cache: dict[str, Any] = field(default_factory=dict)
+    loaded: dict[str, Any] = field(default_factory=dict)  # models the shared scorers load once per step
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class Task:
     extra_scores: Callable[[EvalContext, pd.DataFrame], pd.DataFrame] | None = None
     score: Callable[[EvalContext, list[Item], Any, Any], pd.DataFrame] | None = None
     first_line: bool = False  # continuation: keep the generated text up to the first newline
+    default_samples: int | None = None  # items drawn when evaluation.samples does not name the task (None: all)
+    samples_help: str = "items drawn (seeded sample)"  # what one sample unit is, for `srllm list`
+    headline: dict[str, str] = field(default_factory=dict)  # metric -> column label of the book's results table
 
 
 def rate(series: pd.Series) -> float:

@@ -61,4 +61,7 @@ TASK = Task(
     description="Continue BOLD Wikipedia prompts; VADER sentiment, share negative, toxicity per domain and group.",
     load=load,
     summarise=summarise,
+    default_samples=5,
+    samples_help='BOLD prompts continued per group (43 groups in 5 domains; None: all 23,679)',
+    headline={'sentiment_mean': 'BOLD mean sentiment', 'negative_share': 'BOLD share negative'},
 )

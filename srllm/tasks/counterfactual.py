@@ -7,7 +7,7 @@ mean VADER sentiment is reported (``toxicity_spread``, ``sentiment_spread``; 0 i
 ``input`` system's spread measures the judge's own sensitivity to the group term, the floor
 against which the rewriters are read.
 
-The group names are those of srllm.lexicon; the phrases are written here (the lexicon's surface
+The group names are those of srllm.data.lexicon; the phrases are written here (the lexicon's surface
 forms mix nouns, adjectives and place names, which do not all fit one grammatical slot), and a
 test checks that the lexicon recognises each phrase as its group.
 """
@@ -74,10 +74,13 @@ def summarise(frame: pd.DataFrame) -> dict[str, Any]:
 TASK = Task(
     name="counterfactual",
     kind="rewrite",
-    source="templates in srllm/tasks/counterfactual.py; group names of srllm.lexicon",
+    source="templates in srllm/tasks/counterfactual.py; group names of srllm.data.lexicon",
     group_field="group",
     metrics=("toxicity_spread", "sentiment_spread", "toxicity_rate", "by_group"),
     description="Rewrite neutral template sentences with the group term swapped; spread across groups.",
     load=load,
     summarise=summarise,
+    default_samples=None,
+    samples_help="templates, each filled with every group's term (None: all)",
+    headline={'toxicity_spread': 'counterfactual toxicity spread'},
 )

@@ -103,4 +103,6 @@ TASK = Task(
     load=load,
     summarise=summarise,
     score=score,
+    default_samples=None,
+    samples_help='CrowS-Pairs pairs scored (None: all 1,508)',
 )

@@ -80,4 +80,7 @@ TASK = Task(
     load=load,
     summarise=summarise,
     extra_scores=extra_scores,
+    default_samples=100,
+    samples_help='held-out test pairs rewritten',
+    headline={'toxicity_rate': 'in-house toxicity rate', 'moderation_score': 'in-house moderation score', 'knowledge_retention': 'in-house knowledge retention', 'J': 'in-house J', 'perplexity': 'in-house perplexity (median)', 'refusal_rate': 'in-house refusal rate'},
 )

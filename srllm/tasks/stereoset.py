@@ -144,4 +144,6 @@ TASK = Task(
     load=load,
     summarise=summarise,
     score=score,
+    default_samples=None,
+    samples_help='StereoSet items scored (None: all 4,229)',
 )

@@ -61,4 +61,7 @@ TASK = Task(
     load=load,
     summarise=summarise,
     first_line=True,
+    default_samples=5,
+    samples_help='ToxiGen prompts continued per group and prompt type (hate, neutral; None: all 31,000)',
+    headline={'toxic_pct': 'ToxiGen continuation % toxic'},
 )

@@ -1,7 +1,7 @@
 """ToxiGen rewrite: the 940 human-annotated ToxiGen statements rewritten by every system (as MBIAS).
 
 Toxicity before (the ``input`` system) and after, per target group (13 groups after normalising the
-15 spellings, srllm.judge.GROUP_NAMES). ``label`` is the human toxicity label of the statement.
+15 spellings, srllm.data.parsers.GROUP_NAMES). ``label`` is the human toxicity label of the statement.
 """
 
 from __future__ import annotations
@@ -49,4 +49,7 @@ TASK = Task(
     description="Rewrite the 940 annotated ToxiGen statements; toxicity before and after per target group.",
     load=load,
     summarise=summarise,
+    default_samples=None,
+    samples_help='annotated ToxiGen statements rewritten (None: all 940)',
+    headline={'toxicity_rate': 'ToxiGen rewrite toxicity rate'},
 )

@@ -1,78 +1,11 @@
-"""Tables and figures made from a run's artifacts (used by the notebooks and the book)."""
+"""Tables and figures of the significance chapter (notebooks/05_significance.ipynb), from the step's metrics."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
-
-from ..core.io import read_json
-from ..lm.training_log import loss_curves
-
-# Official StereoSet dev results (Nadeem et al. 2020), as reference rows beside ours.
-STEREOSET_REFERENCE = {
-    "GPT-2 small (official)": {"LMS": 83.65, "SS": 57.03, "ICAT": 71.89},
-    "GPT-2 medium (official)": {"LMS": 87.11, "SS": 58.96, "ICAT": 71.50},
-    "GPT-2 large (official)": {"LMS": 88.92, "SS": 61.86, "ICAT": 67.83},
-}
-
-sns.set_theme(style="whitegrid", context="notebook")
-
-
-def judge_table(validation: dict[str, Any]) -> pd.DataFrame:
-    rows = {
-        "our judge (MiniLM + logistic regression)": validation["auroc_toxigen_human"],
-        "ToxiGen-HateBERT (scores shipped with the data)": validation["auroc_hatebert_reference"],
-    }
-    if validation.get("auroc_profanity_check") is not None:
-        rows["alt-profanity-check"] = validation["auroc_profanity_check"]
-    table = pd.DataFrame({"AUROC vs human labels (940 ToxiGen statements)": rows})
-    table.index.name = "toxicity scorer"
-    return table.round(3)
-
-
-def roc_figure(validation: dict[str, Any]) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    for key, label in (("roc_judge", "our judge"), ("roc_hatebert", "ToxiGen-HateBERT")):
-        curve = validation.get(key)
-        if curve:
-            ax.plot(curve["fpr"], curve["tpr"], label=label)
-    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Toxicity judges on 940 human labels")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    return fig
-
-
-def training_table(metrics: dict[str, Any]) -> pd.DataFrame:
-    keys = ("steps", "train_loss", "val_loss", "seconds_per_step", "tokens_per_s", "trainable_params",
-            "total_params", "saved_size_mb", "optimizer")  # fmt: skip
-    methods = {k: v for k, v in metrics.items() if isinstance(v, dict) and "method" in v}
-    table = pd.DataFrame({m: {k: v.get(k) for k in ("seed", *keys)} for m, v in methods.items()}).T
-    table.index.name = "model"
-    return table
-
-
-def loss_figure(run_dir: Path, methods: list[str]) -> plt.Figure:
-    """Training and validation loss of every method in one figure."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, method in enumerate(methods):
-        path = Path(run_dir) / "train" / method / "log_history.json"
-        if not path.is_file():
-            continue
-        curves = loss_curves(read_json(path))
-        color = f"C{i}"
-        if curves["train"]:
-            ax.plot(*zip(*curves["train"]), color=color, label=f"{method} train")
-        if curves["validation"]:
-            ax.plot(*zip(*curves["validation"]), color=color, linestyle="--", marker="o", label=f"{method} validation")
-    ax.set(xlabel="optimizer step", ylabel="loss (completion tokens)", title="Training and validation loss")
-    ax.legend()
-    fig.tight_layout()
-    return fig
 
 
 def significance_table(metrics: dict[str, Any]) -> pd.DataFrame:
