@@ -8,7 +8,8 @@ difficulty, so resampling rewrites one by one would understate the uncertainty.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -17,8 +17,8 @@ more than half of its raters say yes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -74,11 +74,13 @@ def validate_long_ratings(
         if (texts > 1).any():
             label = texts.index[texts > 1][0]
             rows = [_row(frame, p) for p in (by == label).to_numpy().nonzero()[0]]
-            raise DataError(f"{source}, rows {rows}: {what} {label} has {int(texts[label])} different texts in '{column}'")
+            raise DataError(
+                f"{source}, rows {rows}: {what} {label} has {int(texts[label])} different texts in '{column}'"
+            )
     counts = key.value_counts()
     few = counts[counts < min_ratings]
     if len(few):
-        label = sorted(few.index)[0]
+        label = min(few.index)
         rows = [_row(frame, p) for p in (key == label).to_numpy().nonzero()[0]]
         raise DataError(f"{source}, row(s) {rows}: rewrite {label} has {int(few[label])} rating(s), "
                         f"fewer than the {min_ratings} a majority needs")  # fmt: skip

@@ -18,7 +18,8 @@ reports on, so they are counted separately:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 from statsmodels.stats.contingency_tables import mcnemar
@@ -53,7 +54,7 @@ def _normalised(text: str) -> str:
 
 
 def output_kind(input_text: str, output_text: str, refusal: bool) -> str:
-    """"empty" (nothing but whitespace), "refusal" (the caller's detector said so), "copy"
+    """ "empty" (nothing but whitespace), "refusal" (the caller's detector said so), "copy"
     (identical after collapsing whitespace and case) or "rewrite"; checked in that order."""
     if not output_text.strip():
         return "empty"
@@ -82,7 +83,7 @@ def erasure_rates(frame: pd.DataFrame, group_col: str = "group", system_col: str
         raise ValueError(f"missing column(s) {missing}")
     rows = []
     for (group, system), part in frame.groupby([group_col, system_col], sort=True):
-        flags = [f for f in part[flag_col].tolist() if f is not None and not (isinstance(f, float) and f != f)]
+        flags = [f for f in part[flag_col].tolist() if not pd.isna(f)]
         n, count = len(flags), int(sum(bool(f) for f in flags))
         low, high = wilson(count, n)
         rows.append({"group": group, "system": system, "n_items": len(part), "n_defined": n, "n_erased": count,

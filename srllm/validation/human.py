@@ -23,7 +23,8 @@ Fleiss' kappa, from ``srllm.human.agreement``) says how well any metric could ag
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,9 @@ def _bootstrapped(statistic, x, y, c, resamples: int, seed: int) -> dict[str, An
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore")  # a constant resample: the statistic is undefined (NaN), left out
         value = statistic(x, y) if len(x) >= 2 else float("nan")
-        draws = [statistic(x[i], y[i]) for i in cluster_resamples(cluster_members(c), resamples, seed)] if resamples else []
+        draws = (
+            [statistic(x[i], y[i]) for i in cluster_resamples(cluster_members(c), resamples, seed)] if resamples else []
+        )
     low, high = percentile_interval(draws)
     return {"value": value, "low": low, "high": high}
 
@@ -123,7 +126,9 @@ def system_ranking(frame: pd.DataFrame, auto_col: str, human_col: str, system_co
     })  # fmt: skip
 
 
-def human_ceiling(long_frame: pd.DataFrame, resamples: int = 1000, seed: int = 0, source: str = "ratings table") -> dict[str, Any]:
+def human_ceiling(
+    long_frame: pd.DataFrame, resamples: int = 1000, seed: int = 0, source: str = "ratings table"
+) -> dict[str, Any]:
     """Krippendorff's ordinal alpha and Fleiss' kappa per EMNLP scale, each with srllm.human.agreement's
     95% bootstrap interval over rewrites.
 
@@ -166,7 +171,9 @@ def _aligned(ratings: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
         unscored = merged[auto_cols].isna().all(axis=1)
         if unscored.any():
             first = merged.loc[unscored, keys].iloc[0].tolist()
-            raise ValueError(f"{int(unscored.sum())} rated rewrite(s) have no scores, e.g. (source_id, system) = {first}")
+            raise ValueError(
+                f"{int(unscored.sum())} rated rewrite(s) have no scores, e.g. (source_id, system) = {first}"
+            )
         return merged
     if len(scores) != len(ratings):
         raise ValueError(f"{len(scores)} score rows for {len(ratings)} rated rewrites and no source_id/system keys")
@@ -184,7 +191,7 @@ def validate_against_humans(
     frame = _aligned(ratings, scores)
     result: dict[str, Any] = {"n_rewrites": len(frame), "n_sources": int(frame["source_id"].nunique()),
                               "n_systems": int(frame["system"].nunique()),
-                              "orientation": "higher = more of the human scale's property; toxicity enters as -toxicity",
+                              "orientation": "higher = more of the human scale's property; toxicity as -toxicity",
                               "metrics": {}}  # fmt: skip
     if long_frame is not None:
         result.update(human_ceiling(long_frame, resamples=resamples, seed=seed))
@@ -205,5 +212,14 @@ def validate_against_humans(
     return json_safe(result)
 
 
-__all__ = ["per_rewrite_ratings", "correlation", "auroc", "system_ranking", "human_ceiling",
-           "split_half_threshold", "validate_against_humans", "METRICS", "STUDY_THRESHOLDS"]  # fmt: skip
+__all__ = [
+    "METRICS",
+    "STUDY_THRESHOLDS",
+    "auroc",
+    "correlation",
+    "human_ceiling",
+    "per_rewrite_ratings",
+    "split_half_threshold",
+    "system_ranking",
+    "validate_against_humans",
+]  # fmt: skip

@@ -49,7 +49,8 @@ the source.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sacrebleu.metrics import CHRF

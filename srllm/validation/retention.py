@@ -18,7 +18,8 @@ from __future__ import annotations
 import itertools
 import re
 import warnings
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,8 @@ from ._common import as_float_array
 
 # Function words and auxiliaries: words whose presence says nothing about the content kept.
 # Written out (rather than taken from a library) so the measure cannot change with a dependency.
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an the and or but nor so yet if then than because as of at by for from in into on onto to with
 without about over under up down out off again further once here there when where why how all any
 both each few more most other some such no not only own same too very just also
@@ -39,7 +41,8 @@ what which who whom whose this that these those
 am is are was were be been being have has had having do does did doing will would shall should
 can could may might must
 aren isn wasn weren don doesn didn won wouldn shouldn couldn haven hasn hadn mustn needn
-""".split())  # fmt: skip
+""".split()  # noqa: SIM905 (a word list reads better as text)
+)
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 

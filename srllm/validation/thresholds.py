@@ -73,9 +73,10 @@ def split_half_threshold(
     in_a = np.array([label in half_a for label in labels.tolist()], dtype=bool)
     fitted = best_threshold(x[in_a], truth[in_a], higher_is_positive)
     result: dict[str, Any] = {
-        "rule": f"yes when score {'>=' if higher_is_positive else '<='} threshold; fitted by balanced accuracy on half A",
-        "seed": seed, "n": int(len(x)), "n_clusters_a": len(half_a), "n_clusters_b": len(names) - len(half_a),
-        "n_a": int(in_a.sum()), "n_b": int((~in_a).sum()), "positive_share_b": float(truth[~in_a].mean()) if (~in_a).any() else None,
+        "rule": f"yes when score {'>=' if higher_is_positive else '<='} threshold (fit: balanced accuracy, half A)",
+        "seed": seed, "n": len(x), "n_clusters_a": len(half_a), "n_clusters_b": len(names) - len(half_a),
+        "n_a": int(in_a.sum()), "n_b": int((~in_a).sum()),
+        "positive_share_b": float(truth[~in_a].mean()) if (~in_a).any() else None,
         "fitted": {"threshold": fitted}, "study": {"threshold": study_value},
     }  # fmt: skip
     for name, cut in (("fitted", fitted), ("study", study_value)):

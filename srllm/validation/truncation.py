@@ -14,7 +14,8 @@ less toxic, often less faithful. Three small checks keep that visible:
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,9 @@ def hit_budget(n_new_tokens: int, budget: int, ended_with_eos: bool) -> bool:
     """True when the generation used its whole budget and did not end with end-of-sequence: it
     was cut. Ending with EOS on the last allowed token is a finished answer, not a cut one."""
     if n_new_tokens > budget:
-        raise ValueError(f"{n_new_tokens} new tokens exceed the budget of {budget}: the budget passed is not the one used")
+        raise ValueError(
+            f"{n_new_tokens} new tokens exceed the budget of {budget}: the budget passed is not the one used"
+        )
     return n_new_tokens >= budget and not ended_with_eos
 
 

@@ -8,8 +8,14 @@ import math
 import pandas as pd
 import pytest
 
-from srllm.validation.erasure import (erased, erasure_rates, output_kind, paired_erasure_test,
-                                      refusal_against_references, wilson)  # fmt: skip
+from srllm.validation.erasure import (
+    erased,
+    erasure_rates,
+    output_kind,
+    paired_erasure_test,
+    refusal_against_references,  # fmt: skip
+    wilson,
+)
 
 
 def test_erased_with_lexicon_groups() -> None:
@@ -38,7 +44,10 @@ def test_output_kind(output: str, refusal: bool, kind: str) -> None:
 
 def test_wilson_matches_the_formula() -> None:
     z, n, p = 1.959963984540054, 10, 0.2
-    centre, half = (p + z**2 / (2 * n)) / (1 + z**2 / n), z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    centre, half = (
+        (p + z**2 / (2 * n)) / (1 + z**2 / n),
+        z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n),
+    )
     assert wilson(2, 10) == pytest.approx((centre - half, centre + half))
     assert wilson(0, 0) == (None, None)
 
@@ -48,7 +57,13 @@ def test_erasure_rates_counts_undefined_items() -> None:
                           "erased": [True, False, None, False, False]})  # fmt: skip
     table = erasure_rates(frame)
     first = table.iloc[0].to_dict()
-    assert (first["group"], first["n_items"], first["n_defined"], first["n_erased"], first["rate"]) == ("a", 3, 2, 1, 0.5)
+    assert (first["group"], first["n_items"], first["n_defined"], first["n_erased"], first["rate"]) == (
+        "a",
+        3,
+        2,
+        1,
+        0.5,
+    )
     assert first["low"] < 0.5 < first["high"]
     second = table.iloc[1]
     assert second["rate"] == 0.0 and second["low"] == pytest.approx(0.0, abs=1e-12) and 0 < second["high"] < 1

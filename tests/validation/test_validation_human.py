@@ -24,8 +24,18 @@ def long_frame(cells: dict[tuple[int, str], list[tuple[float, float, float]]]) -
     rows = []
     for (idx, system), ratings in cells.items():
         for rater, (style, meaning, fluency) in zip(RATERS, ratings):
-            rows.append({"idx": idx, "original": f"toxic {idx}", "rewritten": f"{system} rewrite of {idx}",
-                         "source": system, "labeller": rater, "style": style, "meaning": meaning, "fluency": fluency})
+            rows.append(
+                {
+                    "idx": idx,
+                    "original": f"toxic {idx}",
+                    "rewritten": f"{system} rewrite of {idx}",
+                    "source": system,
+                    "labeller": rater,
+                    "style": style,
+                    "meaning": meaning,
+                    "fluency": fluency,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -58,7 +68,10 @@ def test_per_rewrite_means_and_majorities() -> None:
         (lambda f: f.assign(style=[0.7] + [1.0] * (len(f) - 1)), "row 2: style = 0.7"),
         (lambda f: f.assign(fluency=[1.0] * 5 + [np.nan] + [1.0] * (len(f) - 6)), "row 7: fluency"),
         (lambda f: f.assign(labeller=["Ann", ""] + list(f["labeller"][2:])), "row 3: a rating with no annotator"),
-        (lambda f: f.assign(labeller=["Ann"] * 2 + list(f["labeller"][2:])), "rows [2, 3]: annotator 'Ann' rated rewrite 1/a twice"),
+        (
+            lambda f: f.assign(labeller=["Ann"] * 2 + list(f["labeller"][2:])),
+            "rows [2, 3]: annotator 'Ann' rated rewrite 1/a twice",
+        ),
         (lambda f: f.iloc[[0, 3, 4, 5, 6, 7, 8, 9, 10, 11]], "rewrite 1/a has 1 rating(s)"),
         (lambda f: f.assign(rewritten=["other"] + list(f["rewritten"][1:])), "rewrite 1/a has 2 different texts"),
     ],
@@ -145,7 +158,9 @@ def test_best_threshold_ties_take_the_smallest() -> None:
 def test_split_half_threshold_keeps_the_study_value(higher: bool) -> None:
     score = np.arange(20) / 20 if higher else 1 - np.arange(20) / 20
     binary = np.arange(20) >= 10  # yes from 0.5 up (or, reversed, from 0.5 down)
-    result = split_half_threshold(score, binary, clusters=np.arange(20), study_value=0.5, seed=4, higher_is_positive=higher)
+    result = split_half_threshold(
+        score, binary, clusters=np.arange(20), study_value=0.5, seed=4, higher_is_positive=higher
+    )
     assert result["study"]["threshold"] == 0.5
     assert result["study"]["half_b"] == {"accuracy": 1.0, "balanced_accuracy": 1.0, "youden_j": 1.0}
     assert result["n_a"] == result["n_b"] == 10 and result["fitted"]["half_a"]["balanced_accuracy"] == 1.0
@@ -159,10 +174,16 @@ def test_validate_against_humans_is_json_and_oriented() -> None:
     cells = {(i, s): [tuple(rng.choice([0.0, 0.5, 1.0], 3)) for _ in RATERS] for i in range(8) for s in ("a", "b", "c")}
     long = long_frame(cells)
     ratings = human.per_rewrite_ratings(long)
-    scores = ratings[["source_id", "system"]].assign(
-        toxicity=1 - ratings["style"], similarity=ratings["meaning"] + 0.01 * np.arange(len(ratings)),
-        fluency=ratings["fluency"], j=ratings["joint"],
-    ).sample(frac=1.0, random_state=1)  # row order must not matter: matched on keys
+    scores = (
+        ratings[["source_id", "system"]]
+        .assign(
+            toxicity=1 - ratings["style"],
+            similarity=ratings["meaning"] + 0.01 * np.arange(len(ratings)),
+            fluency=ratings["fluency"],
+            j=ratings["joint"],
+        )
+        .sample(frac=1.0, random_state=1)
+    )  # row order must not matter: matched on keys
     result = human.validate_against_humans(ratings, scores, long_frame=long, resamples=20, seed=0)
     text = json.dumps(result, allow_nan=False)
     assert json.loads(text) == result
@@ -193,7 +214,9 @@ def test_real_emnlp_ratings() -> None:
     ratings = human.per_rewrite_ratings(long)
     assert len(ratings) == 600 and ratings["source_id"].nunique() == 200 and set(ratings["n_ratings"]) == {3}
     published = pd.read_csv(DATA / "detox_emnlp2021/manual_markup/emnlp_eval_mean.tsv", sep="\t")
-    merged = ratings.merge(published, left_on=["source_id", "system"], right_on=["idx", "source"], suffixes=("", "_pub"))
+    merged = ratings.merge(
+        published, left_on=["source_id", "system"], right_on=["idx", "source"], suffixes=("", "_pub")
+    )
     assert len(merged) == 600
     for scale in ("style", "meaning", "fluency"):
         assert np.allclose(merged[scale], merged[f"{scale}_pub"])
