@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..datadir import DataDir, DataError
+from ..data.datadir import DataDir, DataError
 from ..human.emnlp import EMNLP_RATINGS
 
 SCALES = ("style", "meaning", "fluency")

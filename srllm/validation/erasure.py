@@ -25,7 +25,7 @@ import pandas as pd
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from ..lexicon import group_terms, groups_mentioned
+from ..data.lexicon import group_terms, groups_mentioned
 from ._common import json_safe
 
 KINDS = ("empty", "refusal", "copy", "rewrite")
@@ -41,7 +41,7 @@ def erased(input_text: str, output_text: str, group: str | None = None) -> bool 
     drops any of them ("Black women" -> "women" drops one).
     """
     if group is not None and group not in group_terms():
-        raise ValueError(f"unknown group {group!r}; groups are the keys of srllm.lexicon.group_terms()")
+        raise ValueError(f"unknown group {group!r}; groups are the keys of srllm.data.lexicon.group_terms()")
     in_input = set(groups_mentioned(input_text))
     wanted = ({group} & in_input) if group is not None else in_input
     if not wanted:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srllm.datadir import DataError
+from srllm.data.datadir import DataError
 from srllm.validation import human
 from srllm.validation._common import cluster_members, cluster_resamples
 from srllm.validation.emnlp_ratings import read_long_ratings, validate_long_ratings
@@ -207,7 +207,7 @@ DATA = Path(os.environ.get("SRLLM_DATA_DIR") or Path(__file__).resolve().parents
 
 @pytest.mark.skipif(not (DATA / "detox_emnlp2021/manual_markup/emnlp_eval_long.tsv").is_file(), reason="no data mirror")
 def test_real_emnlp_ratings() -> None:
-    from srllm.datadir import DataDir
+    from srllm.data.datadir import DataDir
     from srllm.validation.emnlp_ratings import load_long_ratings
 
     long = load_long_ratings(DataDir(DATA), annotators=["Anton", "Darina", "David", "Nikolay", "Varvara"])
