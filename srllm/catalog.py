@@ -25,7 +25,8 @@ def tasks() -> dict[str, str]:
 
 
 SYSTEMS = {
-    "input": "the input unchanged: the reference every rewrite is compared with",
+    "input": "the input unchanged: the floor every rewrite is compared with",
+    "reference": "the human safe rewrite of each item, scored as a system: the ceiling (in-house only)",
     "lexicon_delete": "rule-based: deletes every word of a profanity lexicon",
     "base": "the base chat model, zero-shot, with the debiasing instruction",
     "base_fewshot": "the base chat model with a few training pairs shown first",

@@ -21,8 +21,19 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 PACKAGED_MODEL = "packaged:smollm2-135m-instruct"
 TRAINING_METHODS = ("qlora", "lora", "prefix", "full")
-EVAL_SYSTEMS = ("input", "lexicon_delete", "base", "base_fewshot", "srllm-qlora", "srllm-prefix", "srllm-full", "srllm-lora")
+EVAL_SYSTEMS = ("input", "reference", "lexicon_delete", "base", "base_fewshot", "srllm-qlora", "srllm-prefix", "srllm-full", "srllm-lora")
 ONLINE_JUDGES = ("perspective", "detoxify", "moderation")
+
+# System names: srllm-<method> for each trained method, srllm-<method>-seed<N> for a further seed.
+SEED_SUFFIX = re.compile(r"-seed(\d+)$")  # srllm-<method>-seed<N>: a method trained with a further seed
+
+
+def reference_system(systems: list[str]) -> str | None:
+    """SR-LLM as the paper trains it (QLoRA) when the run has it, else the first trained system."""
+    trained = [s for s in systems if s.startswith("srllm-") and not SEED_SUFFIX.search(s)]
+    if not trained:
+        return None
+    return "srllm-qlora" if "srllm-qlora" in trained else trained[0]
 
 
 @dataclass(frozen=True)
@@ -282,6 +293,9 @@ class EvaluationConfig(_ResolvesDtype):
         description=f"Extra online scorers, any of {ONLINE_JUDGES}; keys from the environment only (PERSPECTIVE_API_KEY, OPENAI_API_KEY); scores are cached on disk, failed requests retried."
     )
     bootstrap_resamples: int = Field(2000, ge=100)
+    validate_metrics: bool = Field(
+        True, description="Score the 600 human-rated EMNLP 2021 rewrites with the study's scorers and compare (validation.human)."
+    )
 
     @field_validator("samples")
     @classmethod

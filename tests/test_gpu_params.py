@@ -12,6 +12,7 @@ import torch
 from srllm import cli
 from srllm.config import load_config
 from srllm.pipeline.preflight import NEEDS_TARGET, check
+from srllm.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU = ROOT / "params" / "gpu.yaml"
@@ -62,8 +63,8 @@ def test_dry_run_still_fails_machine_independent_checks(data_root, tmp_path, mon
 
 def test_gpu_run_is_the_whole_study():
     config = load_config(GPU)
-    samples = config.evaluation.samples.model_dump()
-    assert set(samples) == {"inhouse", "toxigen_rewrite", "toxigen_continuation", "bold", "stereoset", "crows_pairs", "counterfactual"}
+    samples = config.evaluation.samples
+    assert set(samples) == set(TASKS)
     assert all(n is None for n in samples.values()), samples
     t = config.training
     assert t.train_samples is None and t.val_samples is None and t.max_steps == -1 and t.epochs >= 1.0

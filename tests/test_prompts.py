@@ -1,6 +1,6 @@
 from srllm.config import ModelConfig
-from srllm.lm.models import load_tokenizer, resolve_base_model
 from srllm.lm.generation import rewrite_prompt
+from srllm.lm.models import load_tokenizer, resolve_base_model
 from srllm.lm.prompts import DEBIAS_INSTRUCTION, SYSTEM_PROMPT, training_example
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 
-from ..data.datadir import DataDir
 from .io import write_json
 
 
@@ -19,11 +18,11 @@ def step_dir(run_dir: Path, step: str) -> Path:
     return path
 
 
-def finish(run_dir: Path, step: str, metrics: dict[str, Any], data: DataDir | None = None) -> dict[str, Any]:
-    """Write the step's metrics (and the data files it read, for the manifest); return the metrics."""
+def finish(run_dir: Path, step: str, metrics: dict[str, Any], data_files: dict[str, str] | None = None) -> dict[str, Any]:
+    """Write the step's metrics (and the data files it read with their checksums, for the manifest)."""
     out = step_dir(run_dir, step)
-    if data is not None:
-        write_json(out / "data_files.json", dict(sorted(data.verified.items())))
+    if data_files is not None:
+        write_json(out / "data_files.json", dict(sorted(data_files.items())))
     write_json(out / "metrics.json", metrics)
     return metrics
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CONTINUOUS = ("toxicity", "similarity", "profanity", "sentiment", "perplexity", "j")
-BINARY = ("toxic", "flagged", "meaning_kept", "refusal", "fluent", "negative")
+CONTINUOUS = ("toxicity", "similarity", "profanity", "sentiment", "perplexity", "j", "j_ref", "sim_ref", "sta_ref")
+BINARY = ("toxic", "flagged", "meaning_kept", "refusal", "fluent", "negative", "erased", "copied")
 
 
 def holm(p_values: list[float]) -> list[float]:

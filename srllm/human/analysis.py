@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..config import SEED_SUFFIX
 from ..core.stats import holm, paired_test
 from .agreement import agreement
 from .ratings import item_means
@@ -81,8 +82,6 @@ def paired(scores: pd.DataFrame, scales: list[Scale], reference: str | None, res
     systems = sorted(scores["system"].unique())
     if reference is None or reference not in systems:
         return {"note": f"no reference system among the rated systems {systems}", "family": {"size": 0}}
-    from ..tasks.systems import SEED_SUFFIX
-
     # As in the significance step: further training seeds are not in the family.
     others = [s for s in systems if s != reference and not SEED_SUFFIX.search(s)]
     results: dict[str, Any] = {}

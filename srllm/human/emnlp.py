@@ -30,10 +30,10 @@ import pandas as pd
 
 from ..core.io import write_json, write_text
 from ..data.datadir import DataDir, DataError
+from ..data.sources import EMNLP_RATINGS
 from .export import KEY_COLUMNS
 from .scales import scale_to_dict, scales_by_name
 
-EMNLP_RATINGS = "detox_emnlp2021/manual_markup/emnlp_eval_long.tsv"
 TASK = "emnlp2021"
 REFERENCE = "paragedi"
 # Our scale <- EMNLP's column and the map of its values (see the module docstring).
@@ -71,7 +71,7 @@ def emnlp_run(data: DataDir, run_dir: str | Path, sheets_dir: str | Path, automa
     per_example = pd.DataFrame({"task": TASK, "system": outputs["source"], "item_id": outputs["idx"].astype(str),
                                 "group": "none", "input": outputs["original"], "output": outputs["rewritten"]})  # fmt: skip
     if automatic:
-        from ..judges.toxicity import profanity_proba
+        from ..judges.profanity import profanity_proba
 
         per_example["profanity"] = profanity_proba(list(per_example["output"]))
     (run_dir / "evaluate").mkdir(parents=True, exist_ok=True)

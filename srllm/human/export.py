@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..config import SEED_SUFFIX, reference_system
 from ..core.io import read_json, write_json, write_text
 from ..data.datadir import sha256_file
 from .page import render_page
@@ -129,8 +130,6 @@ def build_key(run_dir: Path, options: ExportOptions) -> tuple[pd.DataFrame, list
         if unknown:
             raise ValueError(f"tasks {unknown} are not rewrite tasks of this run; it has {sorted(frame['task'].unique())}")
         frame = frame[frame["task"].isin(options.tasks)]
-    from ..tasks.systems import SEED_SUFFIX
-
     # By default one model per method: the further training seeds (srllm-<method>-seed<N>) would
     # multiply the raters' work for what the significance page already reports as seed spread.
     default = [s for s in dict.fromkeys(frame["system"]) if not SEED_SUFFIX.search(s)]
@@ -187,8 +186,6 @@ def export(run_dir: str | Path, out_dir: str | Path, options: ExportOptions, for
     scales = list(scales_by_name(options.scales).values())
     key, raters, systems = build_key(run_dir, options)
     export_id = hashlib.sha256(key.to_csv(index=False).encode()).hexdigest()[:12]
-    from ..tasks.systems import reference_system
-
     protocol = {
         "export_id": export_id,
         "run": run_dir.name,

@@ -19,31 +19,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..core.io import read_json  # noqa: E402
+from ..core.markdown import figure  # noqa: E402
+from ..core.markdown import fmt as _fmt
+from ..core.markdown import interval as _interval
+from ..core.markdown import table as _table
 from .analysis import AUTO, MATCHED  # noqa: E402
 from .protocol import scales_markdown  # noqa: E402
 from .scales import SCALES, scale_from_dict  # noqa: E402
 
 PAPER_KAPPA = 0.78  # the paper's Fleiss' kappa for benign generation
 FIGURES = "human_files"
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "n/a"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def _interval(low: Any, high: Any) -> str:
-    return "n/a" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"
-
-
-def _table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "(none)\n"
-    headers = list(rows[0])
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(row[h]).replace("|", "/") for h in headers) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def _how_to(run: str) -> str:
@@ -113,7 +98,7 @@ def metric_figure(outputs: pd.DataFrame, pairs: list[tuple[str, str]], path: Pat
 
 
 def _figure(file: str, alt: str, caption: str, name: str) -> str:
-    return f"```{{figure}} {FIGURES}/{file}\n:alt: {alt}\n:name: {name}\n\n{caption}\n```\n"
+    return figure(f"{FIGURES}/{file}", alt, caption, name)
 
 
 def human_page(run_dir: Path, stage: Path) -> str:

@@ -18,6 +18,8 @@ import yaml
 
 from ..config import PIPELINE, STEPS
 from ..core.io import read_json, write_json, write_text
+from ..core.markdown import table
+from .trust import trust_page
 from ..core.paths import project_root
 
 STAGE = Path("book") / "run"
@@ -47,15 +49,6 @@ def _stage_notebook(source: Path, target: Path, current: Path | None = None) -> 
             # The book shows results; the one-line calls into srllm stay one click away.
             cell.metadata["tags"] = [*tags, "hide-input"]
     nbformat.write(notebook, target)
-
-
-def _markdown_table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "(none)\n"
-    headers = list(rows[0])
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(row[h]) for h in headers) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def _evaluation_task_seconds(run_dir: Path) -> list[dict[str, str]]:
@@ -104,7 +97,7 @@ The machine of this run (torch CPU capability `{chosen['cpu_capability']}`, devi
 dtype is part of the fingerprint of every step it affects, so a run moved to another class of CPU
 recomputes those steps.
 
-{_markdown_table(rows)}"""
+{table(rows)}"""
 
 
 def reproducibility_page(run_dir: Path) -> str:
@@ -145,21 +138,21 @@ can also be run by hand:
 
 ## Stage timings
 
-{_markdown_table(steps)}
+{table(steps)}
 The evaluation step by task, every system together{_float32_check_note(run_dir)}:
 
-{_markdown_table(tasks)}
+{table(tasks)}
 {_book_build_note(run_dir)}
 {precision_section}
 ## Settings that can change a number
 
-{_markdown_table(determinism)}
+{table(determinism)}
 ## Package versions
 
-{_markdown_table(packages)}
+{table(packages)}
 ## Data files read (SHA-256)
 
-{_markdown_table(data)}"""
+{table(data)}"""
 
 
 def claims_page(run_dir: Path) -> str:
@@ -180,7 +173,7 @@ Each headline claim of SR-LLM (arXiv 2404.01399 v5) against run `{manifest['run_
 The verdicts follow the rule stated in the last column (code: `srllm/report/claims.py`); the numbers come
 from `runs/{manifest['run_name']}/metrics.json`, where `significance` holds the paired tests.
 
-{_markdown_table([{k: str(v).replace("|", "/") for k, v in row.items()} for row in rows])}
+{table([{k: str(v).replace("|", "/") for k, v in row.items()} for row in rows])}
 The default CPU run uses a 135M-parameter model and offline judges (see {{doc}}`../limitations`), so a
 claim that is not reproduced here is evidence about the method at that scale, not a refutation of
 the paper's numbers for Llama-2-7b-chat.
@@ -225,6 +218,7 @@ def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
     _stage_mathjax(root / "_mathjax_static" / "mathjax")
     write_text(stage / "reproducibility.md", reproducibility_page(run_dir))
     write_text(stage / "claims.md", claims_page(run_dir))
+    write_text(stage / "trust.md", trust_page(run_dir, stage))
     from ..human.report import human_page
 
     write_text(stage / "human.md", human_page(run_dir, stage))  # the protocol alone when the run has no ratings

@@ -159,7 +159,7 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     from ..hub.cards import dataset_card
 
     dataset_card(config, metrics).save(step_dir(run_dir, "dataset") / "README.md")
-    return finish(run_dir, "dataset", metrics, data)
+    return finish(run_dir, "dataset", metrics, data.verified)
 
 
 def _by_source_kind(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ..config import StudyConfig
+from ..config import StudyConfig, reference_system
 from ..core.io import atomic_path
 from ..core.progress import report
 from ..core.rundir import finish, step_dir
@@ -38,7 +38,9 @@ from ..lm.models import resolve_base_model
 from ..tasks import EvalContext, Item, Task, sample_size, selected_tasks
 from ..tasks.scorers import score_outputs
 from ..tasks.sharding import current_shard, map_sharded
-from ..tasks.systems import System, delete_lexicon_words, demonstrations, load_system, reference_system, resolve_systems
+from ..tasks.systems import System, delete_lexicon_words, demonstrations, load_system, resolve_systems
+from ..validation import rewrite_checks
+from .metric_validation import validate_metrics
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,10 @@ def _run_system(
         if task.kind == "rewrite":
             if system.kind == "identity":
                 outputs[task.name] = list(inputs)
+            elif system.kind == "reference":
+                if not all("reference" in item for item in items[task.name]):
+                    continue  # the task's items have no human rewrite
+                outputs[task.name] = [item["reference"] for item in items[task.name]]
             elif system.kind == "lexicon":
                 lexicon = toxic_lexicon(config.evaluation.lexicon_min_weight)
                 outputs[task.name] = [delete_lexicon_words(text, lexicon) for text in inputs]
@@ -153,8 +159,17 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
             frame = score_outputs(ctx, task, items[task.name], outputs[task.name])
             by_system = {name: rows for name, rows in frame.groupby("system", sort=False)}
         metrics[task.name] = {name: task.summarise(rows) for name, rows in by_system.items()}
+        if task.kind == "rewrite":
+            for name, rows in by_system.items():
+                metrics[task.name][name].update(rewrite_checks.summary(rows))
         frames.extend(by_system.values())
 
+    if ev.validate_metrics and shard.is_main:
+        report("evaluate: the study's scorers on the 600 human-rated EMNLP 2021 rewrites")
+        human, rated = validate_metrics(ctx, data)
+        metrics["validation"] = {"human": human}
+        with atomic_path(out / "human_rated_scores.parquet") as tmp:
+            rated.to_parquet(tmp, index=False)
     metrics["skipped_systems"] = skipped
     metrics["systems_by_task"] = {task.name: list(metrics[task.name]) for task in tasks}
     metrics["tasks"] = {
@@ -173,7 +188,7 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
         table = _bool_columns_to_float(pd.concat(frames, ignore_index=True))
         with atomic_path(out / "per_example.parquet") as tmp:
             table.to_parquet(tmp, index=False)
-    result = finish(run_dir, "evaluate", metrics, data)
+    result = finish(run_dir, "evaluate", metrics, data.verified)
     write_cards_with_results(config, run_dir, metrics)
     shard.barrier()
     return result

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..config import StudyConfig
+from ..config import SEED_SUFFIX, StudyConfig, reference_system
 from ..core.io import read_json
 from ..core.rundir import finish, load_per_example
-from ..tasks.systems import SEED_SUFFIX, reference_system
 
 SIGNIFICANT = 0.05  # Holm-corrected p-value below which a seed counts as significant
 

@@ -46,7 +46,7 @@ def get_task(name: str) -> Task:
 def unknown_task_keys(config: StudyConfig) -> list[tuple[str, str]]:
     """(dotted key, task name) of every task the parameters name that no module registers."""
     ev = config.evaluation
-    found = [(f"evaluation.tasks[{i}]", name) for i, name in enumerate(ev.tasks or []) if name not in TASKS]
+    found = [(f"evaluation.tasks.{i}", name) for i, name in enumerate(ev.tasks or []) if name not in TASKS]
     return found + [(f"evaluation.samples.{name}", name) for name in ev.samples if name not in TASKS]
 
 

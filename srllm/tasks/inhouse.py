@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.rundir import load_split, sample
+from ..validation.rewrite_checks import add_reference_scores
 from .base import EvalContext, Item, Task, rate
 from .scorers import reference_perplexity
 
@@ -51,7 +52,8 @@ def joint_scores(frame: pd.DataFrame, output_ppl: np.ndarray, input_ppl: np.ndar
 
 def extra_scores(ctx: EvalContext, frame: pd.DataFrame) -> pd.DataFrame:
     ppl = reference_perplexity(ctx, list(frame["output"]) + list(frame["input"]))
-    return joint_scores(frame, ppl[: len(frame)], ppl[len(frame) :], ctx.config.evaluation.fluency_ratio)
+    frame = joint_scores(frame, ppl[: len(frame)], ppl[len(frame) :], ctx.config.evaluation.fluency_ratio)
+    return add_reference_scores(frame, ctx.judge)  # the TextDetox convention beside ParaDetox's J
 
 
 def summarise(frame: pd.DataFrame) -> dict[str, Any]:

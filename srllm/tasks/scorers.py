@@ -27,6 +27,7 @@ import pandas as pd
 from ..judges.embedder import similarity
 from ..judges.profanity import profanity_proba
 from ..lm.generation import is_refusal
+from ..validation.rewrite_checks import add_checks
 from .base import EvalContext, Item, Task
 from .sharding import map_sharded
 
@@ -98,6 +99,7 @@ def score_outputs(ctx: EvalContext, task: Task, items: list[Item], outputs: dict
             frame["similarity"] = similarity(inputs, texts)
             frame["meaning_kept"] = frame["similarity"] >= threshold
             frame["refusal"] = [is_refusal(t) for t in texts]
+            frame = add_checks(frame, task.name)  # erased group, copies, refusals, empties
         frames.append(frame)
     result = pd.concat(frames, ignore_index=True)
     if task.extra_scores is not None:

@@ -23,19 +23,8 @@ from typing import Any, Literal
 
 from ..config import StudyConfig
 
-SystemKind = Literal["identity", "lexicon", "lm"]
+SystemKind = Literal["identity", "reference", "lexicon", "lm"]
 WORD = re.compile(r"\b\w\w+\b")  # alt-profanity-check's vectorizer tokens: runs of 2+ word characters
-
-SEED_SUFFIX = re.compile(r"-seed(\d+)$")  # srllm-<method>-seed<N>: a method trained with a further seed
-
-
-def reference_system(systems: list[str]) -> str | None:
-    """SR-LLM as the paper trains it (QLoRA) when the run has it, else the first trained system."""
-    trained = [s for s in systems if s.startswith("srllm-") and not SEED_SUFFIX.search(s)]
-    if not trained:
-        return None
-    return "srllm-qlora" if "srllm-qlora" in trained else trained[0]
-
 
 @dataclass(frozen=True)
 class System:
@@ -61,6 +50,8 @@ def resolve_systems(config: StudyConfig, run_dir: Path) -> tuple[list[System], d
     for name in config.evaluation.systems:
         if name == "input":
             systems.append(System(name, "identity"))
+        elif name == "reference":
+            systems.append(System(name, "reference"))  # the human safe rewrite, where an item has one
         elif name == "lexicon_delete":
             systems.append(System(name, "lexicon"))
         elif name == "base":

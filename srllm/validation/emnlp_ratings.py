@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.datadir import DataDir, DataError
-from ..human.emnlp import EMNLP_RATINGS
+from ..data.sources import EMNLP_RATINGS
 
 SCALES = ("style", "meaning", "fluency")
 VALUES = (0.0, 0.5, 1.0)

@@ -41,7 +41,10 @@ from .thresholds import split_half_threshold
 # metric column -> (human mean column, human majority column, does a higher metric mean more of it?)
 METRICS: dict[str, tuple[str, str, bool]] = {
     "toxicity": ("style", MAJORITY["style"], False),
+    "profanity": ("style", MAJORITY["style"], False),  # the independent toxicity signal
     "similarity": ("meaning", MAJORITY["meaning"], True),
+    "chrf": ("meaning", MAJORITY["meaning"], True),  # meaning kept without the embedding model
+    "content_words": ("meaning", MAJORITY["meaning"], True),
     "fluency": ("fluency", MAJORITY["fluency"], True),
     "j": ("joint", MAJORITY["joint"], True),
 }

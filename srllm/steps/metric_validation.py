@@ -1,0 +1,58 @@
+"""The study's own scorers applied to the 600 human-rated EMNLP 2021 rewrites, and their validation.
+
+Each rated rewrite (of a toxic source sentence) is scored exactly as the evaluate step scores a
+rewrite of the in-house task: the toxicity judge's P(toxic), the profanity signal, the embedding
+similarity to the source, the reference model's perplexity relative to the source's (fluency), and J
+(STA x SIM x FL). Two measures of meaning kept that do not use the embedding model are scored beside
+them (chrF against the source, the share of the source's content words kept). Then
+:func:`srllm.validation.human.validate_against_humans` compares each with the matching human rating.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data.datadir import DataDir
+from ..judges.embedder import similarity
+from ..judges.profanity import profanity_proba
+from ..tasks.base import EvalContext
+from ..tasks.scorers import reference_perplexity
+from ..validation.emnlp_ratings import load_long_ratings, per_rewrite_ratings
+from ..validation.human import validate_against_humans
+from ..validation.retention import chrf, content_word_retention
+
+
+def score_rated_rewrites(ctx: EvalContext, ratings: pd.DataFrame) -> pd.DataFrame:
+    """One row per rated rewrite (keys source_id, system) with every automatic score of the study."""
+    sources, rewrites = list(ratings["source_text"]), list(ratings["rewrite"])
+    ev = ctx.config.evaluation
+    toxicity = ctx.judge.predict_proba(rewrites)
+    sim = similarity(sources, rewrites)
+    ppl = reference_perplexity(ctx, rewrites + sources)
+    out_ppl, in_ppl = ppl[: len(rewrites)], ppl[len(rewrites) :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fluency = -np.log(out_ppl / in_ppl)  # higher = reads more fluently than the source; FL = fluency >= -log(ratio)
+        fluent = (out_ppl <= ev.fluency_ratio * in_ppl).astype(float)
+    j = (1.0 - (toxicity > 0.5)) * np.clip(sim, 0.0, None) * fluent
+    return pd.DataFrame({
+        "source_id": ratings["source_id"].to_numpy(), "system": ratings["system"].to_numpy(),
+        "toxicity": toxicity, "profanity": profanity_proba(rewrites), "similarity": sim,
+        "chrf": chrf(rewrites, sources), "content_words": content_word_retention(rewrites, sources),
+        "fluency": fluency, "j": j,
+    })  # fmt: skip
+
+
+def validate_metrics(ctx: EvalContext, data: DataDir) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The ``validation.human`` section of the metrics, and the per-rewrite scores beside the ratings."""
+    long_frame = load_long_ratings(data)
+    ratings = per_rewrite_ratings(long_frame, source="detox_emnlp2021 ratings")
+    scores = score_rated_rewrites(ctx, ratings)
+    ev = ctx.config.evaluation
+    thresholds = {"toxicity": 0.5, "profanity": 0.5, "similarity": ev.similarity_threshold,
+                  "fluency": float(-np.log(ev.fluency_ratio))}  # fmt: skip
+    result = validate_against_humans(ratings, scores, long_frame, thresholds, ev.bootstrap_resamples, ctx.config.seed)
+    table = ratings.merge(scores, on=["source_id", "system"], suffixes=("_human", ""))
+    return result, table
