@@ -1,7 +1,7 @@
 """What ``srllm list`` shows: every task, system, training method and shipped parameter set, in plain words.
 
 Tasks describe themselves (srllm/tasks/); systems and methods are the schema's names (srllm.config), and
-tests/test_cli.py checks that each has a description here, so none can be left out of the list.
+tests/pipeline/test_cli.py checks that each has a description here, so none can be left out of the list.
 """
 
 from __future__ import annotations

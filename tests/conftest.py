@@ -38,7 +38,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     runs = tmp_path_factory.mktemp("runs")
     # Secrets for optional online judges come from the environment only: plant some, and
-    # tests/test_reliability.py checks that no artifact of the run contains them.
+    # tests/pipeline/test_reliability.py checks that no artifact of the run contains them.
     planted = {name: PLANTED_SECRET for name in SECRET_VARIABLES}
     saved = {name: os.environ.get(name) for name in planted}
     os.environ.update(planted)

@@ -1,7 +1,7 @@
 """A lexicon of demographic-group terms, built from the group vocabularies of the evaluation sets.
 
 Where the groups and terms come from (each source's own group names, checked against the files by
-``tests/test_annotate.py::test_lexicon_covers_every_source_group``):
+``tests/corpus/test_annotate.py::test_lexicon_covers_every_source_group``):
 
 * ToxiGen: the 16 target groups of ``toxigen/prompts/{hate,neutral}_<group>_1k.txt``;
 * BOLD: the group names of ``bold/prompts/*.json`` (gender, race, religious and political ideology;

@@ -16,7 +16,7 @@ Requests are sorted by length (longest first, as lm-eval) and right-padded, so a
 only trails each sequence: with causal attention the real tokens never see it, and the scores equal
 the one-at-a-time scores up to float32 rounding (~1e-5). In bfloat16 (``evaluation.dtype``) the
 rounding is coarser and depends on the batch's shape: other batches moved a summed score by ~2e-3
-(two processes against one, tests/test_eval_sharding.py).
+(two processes against one, tests/tasks/test_eval_sharding.py).
 """
 
 from __future__ import annotations

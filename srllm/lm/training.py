@@ -68,8 +68,13 @@ def _dataset(records: list[dict[str, Any]]) -> Any:
 
 
 def count_parameters(model: Any) -> tuple[int, int]:
+    """(trainable, total) parameters. A bitsandbytes 4-bit weight is stored packed, two values per
+    byte, so its element count is half the weight's: it is counted by its real shape instead."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    total = 0
+    for parameter in model.parameters():
+        shape = getattr(getattr(parameter, "quant_state", None), "shape", None)  # Params4bit: the unpacked shape
+        total += int(math.prod(shape)) if shape is not None else parameter.numel()
     return trainable, total
 
 
@@ -120,6 +125,8 @@ def progress_reporter(name: str) -> Any:
     from transformers import TrainerCallback
 
     class ProgressReporter(TrainerCallback):
+        started, first_step = time.monotonic(), 0  # until on_train_begin (the validation before step 1 logs first)
+
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.started, self.first_step = time.monotonic(), state.global_step  # a resumed run starts later
             report(f"train {name}: {state.max_steps} steps" + (f", resuming at step {state.global_step}" if state.global_step else ""))
@@ -132,7 +139,8 @@ def progress_reporter(name: str) -> Any:
             if "loss" in logs:
                 report(f"train {name}: step {state.global_step}/{state.max_steps}, loss {logs['loss']:.3f}{left}")
             if "eval_loss" in logs:
-                report(f"train {name}: step {state.global_step}/{state.max_steps}, validation loss {logs['eval_loss']:.3f}")
+                when = f"step {state.global_step}/{state.max_steps}" if state.global_step else "before training"
+                report(f"train {name}: {when}, validation loss {logs['eval_loss']:.3f}")
 
     return ProgressReporter()
 
@@ -246,6 +254,8 @@ def train_method(
     if resume:
         log.info("resuming %s from %s", method, resume)
     with score_completion_positions_only():
+        # The validation loss before any step: the base model's, the point the loss curve starts from.
+        val_before = None if resume else float(trainer.evaluate()["eval_loss"])
         started = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         seconds = time.perf_counter() - started
@@ -274,9 +284,15 @@ def train_method(
         "steps": steps,
         "train_loss": mean_training_loss(trainer),
         "val_loss": float(val["eval_loss"]),
+        "val_loss_before": val_before,
+        "train_examples": len(trainer.train_dataset),
         "train_seconds": seconds,
         "resumed_from": str(resume.name) if resume else None,
+        # Wall time of train() per step, evaluation and checkpointing included; the optimizer steps alone are
+        # step_seconds (their median after the warm-up: median_step_seconds) and the rest is other_seconds.
         "seconds_per_step": seconds / max(steps, 1),
+        "mean_step_seconds": float(sum(timer.seconds) / len(timer.seconds)) if timer.seconds else None,
+        "other_seconds": seconds - sum(timer.seconds),
         # Steps of this session only (a resumed run times the steps after the checkpoint).
         "step_seconds": timer.seconds,
         "median_step_seconds": step_seconds,

@@ -6,7 +6,7 @@ A step's fingerprint covers
 * the fingerprints of the steps it reads (``Step.reads``);
 * the code cells of its notebook tagged ``step`` (the call that computes; prose, tables and figures
   are other cells and cannot change a number);
-* the source of every module it imports, followed through the whole package (its import closure:
+* the code (syntax tree, docstrings and comments left out) of every module it imports, followed through the whole package (its import closure:
   ``Step.modules`` and everything they import, at module level or inside functions, plus the
   ``__init__`` of every package on the way), and the package data files those modules name in a
   module-level ``PACKAGE_FILES`` tuple.
@@ -112,11 +112,24 @@ def step_cells(step: Step) -> str:
     return "\n\x00".join(cells)
 
 
+def source_key(path: Path) -> bytes:
+    """What of a file can change a result: a Python module's syntax tree without its docstrings (so
+    comments, docstrings and formatting do not count); any other file's bytes."""
+    if path.suffix != ".py":
+        return path.read_bytes()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False).encode()
+
+
 def code_hash(step: Step) -> str:
     """Hash of the step's computing cells and of every file of its import closure."""
     digest = hashlib.sha256(step_cells(step).encode())
     for path in import_closure(step.modules):
-        digest.update(str(path.relative_to(project_root())).encode() + b"\x00" + path.read_bytes())
+        digest.update(str(path.relative_to(project_root())).encode() + b"\x00" + source_key(path))
     return digest.hexdigest()[:16]
 
 

@@ -19,8 +19,8 @@ import yaml
 from ..config import PIPELINE, STEPS
 from ..core.io import read_json, write_json, write_text
 from ..core.markdown import table
-from .trust import trust_page
 from ..core.paths import project_root
+from .trust import trust_page
 
 STAGE = Path("book") / "run"
 

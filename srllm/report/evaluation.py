@@ -128,3 +128,20 @@ def dtype_check_paragraph(metrics: dict[str, Any]) -> str:
         f"judged toxic rate of generated text moved by at most {max(gaps, default=0.0):.1f} percentage points "
         "(greedy decoding can take another word where two are nearly tied, and the text then goes its own way)."
     )
+
+
+def sample_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Per task: its items, its groups and the fewest items a group has (the n behind every number below)."""
+    rows = {}
+    for task, info in metrics.get("tasks", {}).items():
+        by_system = metrics.get(task, {})
+        first = next(iter(by_system.values()), {}) if by_system else {}
+        groups = next((v for k, v in first.items() if k.endswith("_by_group") and isinstance(v, dict)), {})
+        sizes = [g.get("n") for g in groups.values() if isinstance(g, dict) and g.get("n") is not None]
+        rows[task] = {
+            "items": info.get("n_items"), "systems": len(by_system), "groups": len(groups) or None,
+            "fewest items in a group": min(sizes) if sizes else None, "source": info.get("source"),
+        }  # fmt: skip
+    table = pd.DataFrame(rows).T
+    table.index.name = "test set"
+    return table

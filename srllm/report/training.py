@@ -142,12 +142,38 @@ def memory_paragraphs(metrics: dict[str, Any]) -> str:
 
 
 def training_table(metrics: dict[str, Any]) -> pd.DataFrame:
-    keys = ("steps", "train_loss", "val_loss", "seconds_per_step", "tokens_per_s", "trainable_params",
-            "total_params", "saved_size_mb", "optimizer")  # fmt: skip
+    """Per trained model: examples, steps, the validation loss before and after, and where the time went
+    (the median and mean optimizer step; evaluation, checkpoints and start-up as the rest of train())."""
     methods = {k: v for k, v in metrics.items() if isinstance(v, dict) and "method" in v}
-    table = pd.DataFrame({m: {k: v.get(k) for k in ("seed", *keys)} for m, v in methods.items()}).T
+    rows = {}
+    for name, m in methods.items():
+        rows[name] = {
+            "seed": m.get("seed"), "examples": m.get("train_examples"), "steps": m.get("steps"),
+            "train loss": m.get("train_loss"), "validation loss before": m.get("val_loss_before"),
+            "validation loss after": m.get("val_loss"),
+            "median step (s)": m.get("median_step_seconds"), "mean step (s)": m.get("mean_step_seconds"),
+            "evaluation, checkpoints, start (s)": m.get("other_seconds"), "train() wall (s)": m.get("train_seconds"),
+            "trainable params": m.get("trainable_params"), "total params": m.get("total_params"),
+            "trainable share": (m["trainable_params"] / m["total_params"]) if m.get("total_params") else None,
+        }  # fmt: skip
+    table = pd.DataFrame(rows).T
     table.index.name = "model"
     return table
+
+
+def hyperparameter_table(config: Any) -> pd.DataFrame:
+    """The run's training recipe as the parameters set it (one row per setting, with its value)."""
+    t, lora, q = config.training, config.lora, config.quantization
+    rows = {
+        "methods": ", ".join(t.methods), "training examples (train_samples)": t.train_samples or "all",
+        "epochs": t.epochs, "max_steps": t.max_steps, "batch size": t.batch_size, "learning rate": t.learning_rate,
+        "scheduler": t.lr_scheduler, "warm-up ratio": t.warmup_ratio, "weight decay": t.weight_decay,
+        "max grad norm": t.max_grad_norm, "max length (tokens)": t.max_length, "optimizer": t.optimizer,
+        "LoRA r": lora.r, "LoRA alpha": lora.alpha, "LoRA dropout": lora.dropout,
+        "LoRA target modules": ", ".join(lora.target_modules), "4-bit quantization": q.quant_type if q.load_in_4bit else "off",
+        "compute dtype": q.precision.dtype, "further seeds": ", ".join(map(str, t.seeds)) or "none",
+    }  # fmt: skip
+    return pd.DataFrame({"value": {k: str(v) for k, v in rows.items()}})
 
 
 def loss_figure(run_dir: Path, methods: list[str]) -> plt.Figure:

@@ -64,13 +64,13 @@ def test_editing_a_presentation_cell_reruns_no_step(tree: Path) -> None:
 
 
 def test_editing_a_report_module_reruns_no_step(tree: Path) -> None:
-    assert _rerun(tree, _append("srllm/report/evaluation.py", "\n# edited\n")) == set()
-    assert _rerun(tree, _append("srllm/report/book.py", "\n# edited\n")) == set()
+    assert _rerun(tree, _append("srllm/report/evaluation.py", "\n_EDITED = 1\n")) == set()
+    assert _rerun(tree, _append("srllm/report/book.py", "\n_EDITED = 1\n")) == set()
 
 
 def test_editing_the_significance_code_reruns_only_significance(tree: Path) -> None:
-    assert _rerun(tree, _append("srllm/steps/significance.py", "\n# edited\n")) == {"significance"}
-    assert _rerun(tree, _append("srllm/core/stats.py", "\n# edited\n")) == {"significance"}
+    assert _rerun(tree, _append("srllm/steps/significance.py", "\n_EDITED = 1\n")) == {"significance"}
+    assert _rerun(tree, _append("srllm/core/stats.py", "\n_EDITED = 1\n")) == {"significance"}
 
 
 def test_editing_the_significance_step_cell_reruns_only_significance(tree: Path) -> None:
@@ -79,12 +79,12 @@ def test_editing_the_significance_step_cell_reruns_only_significance(tree: Path)
 
 
 def test_editing_training_code_reruns_train_and_everything_after_it(tree: Path) -> None:
-    assert _rerun(tree, _append("srllm/lm/training.py", "\n# edited\n")) == {"train", "merge", "evaluate", "significance"}
+    assert _rerun(tree, _append("srllm/lm/training.py", "\n_EDITED = 1\n")) == {"train", "merge", "evaluate", "significance"}
 
 
 def test_editing_the_judge_reruns_the_steps_that_use_it(tree: Path) -> None:
     # dataset validates the judge and evaluate scores with it; train reads dataset, so all re-run.
-    assert _rerun(tree, _append("srllm/judges/toxicity.py", "\n# edited\n")) == set(STEPS)
+    assert _rerun(tree, _append("srllm/judges/toxicity.py", "\n_EDITED = 1\n")) == set(STEPS)
 
 
 def test_a_parameter_section_reruns_its_step_and_those_after_it(tree: Path) -> None:
@@ -103,3 +103,12 @@ def test_the_closure_follows_function_level_imports_and_package_files() -> None:
 def test_every_notebook_has_a_step_cell() -> None:
     for step in PIPELINE:
         assert fingerprint.step_cells(step)
+
+
+def test_editing_a_comment_or_docstring_reruns_no_step(tree: Path) -> None:
+    def edit(tree: Path) -> None:
+        path = tree / "srllm" / "lm" / "training.py"
+        text = path.read_text()
+        path.write_text(text.replace('"""', '"""Edited. ', 1) + "\n# a new comment\n")
+
+    assert _rerun(tree, edit) == set()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
 # MD5 of the Apache License 2.0 as published at https://www.apache.org/licenses/LICENSE-2.0.txt
 APACHE_2_MD5 = "3b83ef96387f14655fc854ddc3c6bd57"

@@ -56,7 +56,7 @@ def test_crows_pairs_equals_lm_eval_on_the_smoke_model(data_dir, tmp_path: Path)
     from srllm.lm.models import load_causal_lm, load_tokenizer, resolve_base_model
     from srllm.tasks.crows_pairs import crows_pairs_metrics, score_crows_pairs
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     model_path = resolve_base_model(load_config(root / "params" / "smoke.yaml").model, seed=0)
     include = tmp_path / "tasks"
     _task_copy(include / "crows_pairs", data_dir.path(CROWS_PAIRS))

@@ -4,7 +4,7 @@ import pytest
 
 from srllm.config import ConfigError, StudyConfig, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["smoke", "cpu", "paper"])

@@ -17,7 +17,7 @@ from srllm.lm.merge import merge_adapter
 from srllm.lm.models import resolve_base_model
 from srllm.lm.training import optimizer_name, train_method
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("qlora", "lora", "prefix", "full")
 
 
@@ -160,3 +160,12 @@ def test_scoring_only_labelled_positions_changes_no_loss_or_gradient(base: Path,
     for name, gradient in every_position[1].items():
         torch.testing.assert_close(labelled_only[1][name], gradient, rtol=1e-5, atol=1e-7, msg=name)
     assert trl_utils._use_triton(torch.device("cpu")) is False  # put back after the block
+
+
+def test_a_4bit_weight_counts_by_its_real_shape_not_its_packed_bytes() -> None:
+    bnb = pytest.importorskip("bitsandbytes")
+    from srllm.lm.training import count_parameters
+
+    layer = bnb.nn.Linear4bit(64, 32, compute_dtype=torch.float32, quant_type="nf4").to("cpu")
+    assert layer.weight.numel() == 64 * 32 // 2  # packed: two 4-bit values per byte
+    assert count_parameters(torch.nn.Sequential(layer)) == (32, 64 * 32 + 32)  # the bias trains, the weight is frozen

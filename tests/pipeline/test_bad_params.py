@@ -12,7 +12,7 @@ import yaml
 from srllm.config import ConfigError
 from srllm.pipeline import runner
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SMOKE = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
 
 

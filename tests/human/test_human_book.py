@@ -19,7 +19,7 @@ from srllm.human.report import human_page
 from srllm.report.book import _stage_mathjax
 from srllm.report.book_check import check_book
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_human_page_builds_and_shows_the_ratings(tmp_path: Path, data_dir) -> None:

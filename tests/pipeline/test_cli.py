@@ -23,7 +23,7 @@ from srllm.config import (
 from srllm.pipeline import runner
 from srllm.tasks import TASKS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "params" / "smoke.yaml"
 
 

@@ -23,7 +23,7 @@ from srllm.lm.scoring import continuation_logprobs
 from srllm.tasks.crows_pairs import crows_pairs_metrics, score_crows_pairs
 from srllm.tasks.stereoset import score_stereoset, stereoset_metrics
 
-DATA_ROOT = Path(os.environ.get("SRLLM_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA_ROOT = Path(os.environ.get("SRLLM_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 @pytest.fixture(scope="module")

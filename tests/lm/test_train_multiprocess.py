@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from srllm.config import TrainedModel, load_config
 from srllm.steps.train import train, worker_command
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_worker_command_launches_processes() -> None:

@@ -14,7 +14,7 @@ from srllm.config import load_config
 from srllm.pipeline.preflight import NEEDS_TARGET, check
 from srllm.tasks import TASKS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GPU = ROOT / "params" / "gpu.yaml"
 PROBE = ROOT / "params" / "gpu-probe.yaml"
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="these check what a machine without CUDA reports")

@@ -12,7 +12,7 @@ from srllm.config import StudyConfig, TrainedModel, load_config
 from srllm.hub.cards import PACKAGED_HUB_ID, dataset_card, model_card, write_model_card
 from srllm.steps.evaluate import write_cards_with_results
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PEFT_TEMPLATE = "---\nbase_model: x\nlibrary_name: peft\n---\n# Model Card for Model ID\n\n[More Information Needed]\n"
 TRAIN_METRICS = {"train_records": 1200, "qlora": {"steps": 30, "train_loss": 1.25, "val_loss": 1.5, "optimizer": "adamw_torch", "trainable_params": 460800}}
 EVALUATED = {
