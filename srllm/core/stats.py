@@ -14,8 +14,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CONTINUOUS = ("toxicity", "similarity", "profanity", "sentiment", "perplexity", "j", "j_ref", "sim_ref", "sta_ref")
-BINARY = ("toxic", "flagged", "meaning_kept", "refusal", "fluent", "negative", "erased", "copied")
+# The headline family of each test set (a likelihood task has only its per-item StereoSet / CrowS-Pairs scores).
+CONTINUOUS = ("toxicity", "similarity", "profanity", "sentiment", "perplexity", "j", "lms_item")
+BINARY = ("toxic", "flagged", "meaning_kept", "refusal", "fluent", "negative", "ss_item", "stereotyped")
+# The alternative metric choices, tested as a family of their own so they do not dilute the headline one:
+# the TextDetox reference-aware scores, erased identities counted as failures, the human-matched cut.
+ALTERNATIVE_CONTINUOUS = ("j_ref", "sim_ref", "sta_ref", "j_named")
+ALTERNATIVE_BINARY = ("erased", "copied", "meaning_kept_named", "meaning_kept_human")
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -73,14 +78,15 @@ def paired_test(a: np.ndarray, b: np.ndarray, binary: bool, resamples: int, seed
 
 
 def compare_paired(
-    frame: pd.DataFrame, reference: str, others: list[str], resamples: int, seed: int
-) -> dict[str, Any]:
+    frame: pd.DataFrame, reference: str, others: list[str], resamples: int, seed: int,
+    continuous: tuple[str, ...] = CONTINUOUS, binary: tuple[str, ...] = BINARY,
+) -> dict[str, Any]:  # fmt: skip
     """``{metric: {other system: result}}`` with Holm-corrected p-values across the whole family."""
     wide = {s: g.set_index("item_id").sort_index() for s, g in frame.groupby("system")}
     ref = wide[reference]
     results: dict[str, dict[str, Any]] = {}
     family: list[tuple[str, str]] = []
-    for metric in (*CONTINUOUS, *BINARY):
+    for metric in (*continuous, *binary):
         # The per-example table is shared by all tasks: a task leaves other tasks' scores empty.
         if metric not in frame.columns or frame[metric].isna().all():
             continue
@@ -89,7 +95,7 @@ def compare_paired(
             if joined.empty:
                 continue
             result = paired_test(
-                joined[metric].to_numpy(), joined[f"{metric}_other"].to_numpy(), metric in BINARY, resamples, seed
+                joined[metric].to_numpy(), joined[f"{metric}_other"].to_numpy(), metric in binary, resamples, seed
             )
             results.setdefault(metric, {})[other] = result
             family.append((metric, other))

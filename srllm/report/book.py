@@ -162,10 +162,11 @@ def claims_page(run_dir: Path) -> str:
     metrics = read_json(run_dir / "metrics.json")
     claims = check_claims(metrics, manifest["params"])
     rows = [
-        {"claim": c.claim, "the paper": c.paper, "this run": c.ours, "verdict": f"**{c.verdict}**", "why": c.reason}
+        {"claim": c.claim, "the paper": c.paper, "this run": c.ours, "verdict": f"**{c.verdict}**", "why": c.reason,
+         "under other metric choices": c.robustness or "n/a"}
         for c in claims
     ]
-    counts = {v: sum(c.verdict == v for c in claims) for v in ("reproduced", "not reproduced", "not comparable", "not tested in this run")}
+    counts = {v: sum(c.verdict == v for c in claims) for v in ("reproduced", "partly reproduced", "not reproduced", "not comparable", "not tested in this run")}
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     return f"""# The paper's claims, side by side
 

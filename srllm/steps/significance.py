@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..config import SEED_SUFFIX, StudyConfig, reference_system
 from ..core.io import read_json
 from ..core.rundir import finish, load_per_example
+from ..core.stats import ALTERNATIVE_BINARY, ALTERNATIVE_CONTINUOUS, compare_paired, group_disparity, spread
 
 SIGNIFICANT = 0.05  # Holm-corrected p-value below which a seed counts as significant
 
@@ -16,8 +19,6 @@ DISPARITY_SCORES = {"sentiment": "negative", "toxicity": "toxic"}
 
 
 def significance(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
-    from ..core.stats import compare_paired, group_disparity
-
     results = load_per_example(run_dir)
     resamples, seed = config.evaluation.bootstrap_resamples, config.seed
     evaluated = read_json(Path(run_dir) / "evaluate" / "metrics.json")
@@ -30,6 +31,10 @@ def significance(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
         if reference is not None and others:
             metrics[task] = compare_paired(frame, reference, others, resamples, seed)
             metrics[task]["reference_system"] = reference
+            derived = with_alternatives(frame, evaluated)
+            alternatives = compare_paired(derived, reference, others, resamples, seed, ALTERNATIVE_CONTINUOUS, ALTERNATIVE_BINARY)
+            if alternatives["family"]["size"]:
+                metrics[task]["alternatives"] = alternatives
         variants = seed_variants(reference, systems, config.seed) if reference else {}
         if len(variants) > 1:
             metrics["seed_spread"][task] = seed_spread(frame, evaluated.get(task, {}), variants, others, resamples, seed)
@@ -43,6 +48,20 @@ def significance(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
                 for system, sub in frame.groupby("system")
             }
     return finish(run_dir, "significance", metrics)
+
+
+def with_alternatives(frame: pd.DataFrame, evaluated: dict[str, Any]) -> pd.DataFrame:
+    """The per-example rows with the scores of the alternative metric choices added where they apply:
+    J with an erased identity counted as a failure, and meaning kept at the cut that best matched the
+    human ratings (validation.human) instead of the study's."""
+    frame = frame.copy()
+    if "erased" in frame and "j" in frame:
+        frame["j_named"] = frame["j"] * (1.0 - frame["erased"].fillna(0.0))
+    cut = (((evaluated.get("validation") or {}).get("human") or {}).get("metrics", {}).get("similarity", {})
+           .get("threshold", {}).get("fitted", {}).get("threshold"))  # fmt: skip
+    if cut is not None and "similarity" in frame:
+        frame["meaning_kept_human"] = (frame["similarity"] >= cut).astype(float).where(frame["similarity"].notna())
+    return frame
 
 
 def seed_variants(reference: str, systems: list[str], study_seed: int) -> dict[int, str]:
@@ -78,8 +97,6 @@ def seed_spread(
     seed's own family of tests, and in how many seeds the difference is significant (p_holm < 0.05) and
     points the same way as with the study's seed.
     """
-    from ..core.stats import compare_paired, spread
-
     per_seed = {s: summary_numbers(summaries.get(system, {})) for s, system in variants.items()}
     keys = sorted(set.intersection(*(set(v) for v in per_seed.values())))
     results = {key: spread({s: per_seed[s][key] for s in variants}) for key in keys}
