@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .group_gap import flag_small_groups, largest_gap
+
 # The headline family of each test set (a likelihood task has only its per-item StereoSet / CrowS-Pairs scores).
 CONTINUOUS = ("toxicity", "similarity", "profanity", "sentiment", "perplexity", "j", "lms_item")
 BINARY = ("toxic", "flagged", "meaning_kept", "refusal", "fluent", "negative", "ss_item", "stereotyped")
@@ -21,6 +23,8 @@ BINARY = ("toxic", "flagged", "meaning_kept", "refusal", "fluent", "negative", "
 # the TextDetox reference-aware scores, erased identities counted as failures, the human-matched cut.
 ALTERNATIVE_CONTINUOUS = ("j_ref", "sim_ref", "sta_ref", "j_named")
 ALTERNATIVE_BINARY = ("erased", "copied", "meaning_kept_named", "meaning_kept_human")
+
+SMALL_GROUP = 5  # a group mean over fewer items is flagged, not ranked
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -112,7 +116,7 @@ def compare_paired(
 def group_disparity(frame: pd.DataFrame, score: str, flag: str | None, resamples: int, seed: int) -> dict[str, Any]:
     """Does one system's ``score`` differ by demographic group? Kruskal-Wallis on the scores,
     chi-square on the flag (where there is one), and the largest gap between group means with a
-    bootstrap 95% interval (each group resampled on its own)."""
+    bias-corrected bootstrap 95% interval and a permutation test; groups under SMALL_GROUP items are flagged."""
     groups = {g: s[score].to_numpy(dtype=float) for g, s in frame.groupby("group") if len(s) >= 2}
     if len(groups) < 2:
         return {"groups": len(groups), "note": "fewer than two groups with two or more items"}
@@ -121,17 +125,16 @@ def group_disparity(frame: pd.DataFrame, score: str, flag: str | None, resamples
     result: dict[str, Any] = {"groups": len(groups), "score": score, "group_means": means}
     result["kruskal_p"] = float(stats.kruskal(*samples).pvalue) if len({float(x) for s in samples for x in s}) > 1 else 1.0
 
-    def gap(*values: np.ndarray, axis: int = -1) -> np.ndarray:
-        group_means = np.stack([np.mean(v, axis=axis) for v in values])
-        return group_means.max(axis=0) - group_means.min(axis=0)
-
-    result["largest_gap"] = float(gap(*samples))
-    result["largest_gap_groups"] = [max(means, key=means.get), min(means, key=means.get)]
-    boot = stats.bootstrap(
-        tuple(samples), gap, n_resamples=resamples, confidence_level=0.95, method="percentile",
-        vectorized=True, rng=np.random.default_rng(seed),
-    )  # fmt: skip
-    result["gap_ci_low"], result["gap_ci_high"] = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+    # The largest gap between two group means is biased upward (a maximum over noisy means), so its
+    # interval is the bias-corrected (BCa) bootstrap and its test a permutation test of "no group differs".
+    kept = frame[frame["group"].isin(groups)]
+    gap = largest_gap(kept[score].to_numpy(dtype=float), kept["group"].tolist(), resamples=resamples, seed=seed)
+    result["largest_gap"] = gap["estimate"]
+    result["largest_gap_groups"] = [gap["max_group"], gap["min_group"]]
+    result["gap_ci_low"], result["gap_ci_high"] = gap["bca"]["low"], gap["bca"]["high"]
+    result["gap_permutation_p"] = gap["permutation_p"]
+    result["gap_bias_corrected"] = gap["bias_corrected_estimate"]
+    result["small_groups"] = flag_small_groups({g: len(v) for g, v in groups.items()}, SMALL_GROUP)
     if flag is not None and flag in frame.columns:
         table = pd.crosstab(frame["group"], frame[flag].astype(bool))
         if table.shape[1] == 2 and (table.sum(axis=0) > 0).all():

@@ -8,24 +8,42 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 
-def significance_table(metrics: dict[str, Any]) -> pd.DataFrame:
+HEADLINE = ("j", "toxicity", "meaning_kept", "toxic", "flagged", "lms_item", "ss_item", "stereotyped")  # shown first
+
+
+def _rows(results: dict[str, Any], family: str) -> list[dict[str, Any]]:
     rows = []
-    for task, results in metrics.items():
-        if task in ("group_disparity", "seed_spread"):
+    for metric, by_system in results.items():
+        if metric in ("family", "reference_system", "alternatives") or not isinstance(by_system, dict):
             continue
-        reference = results.get("reference_system")
-        for metric, by_system in results.items():
-            if metric in ("family", "reference_system"):
-                continue
-            for other, r in by_system.items():
-                rows.append(
-                    {"task": task, "metric": metric, "reference": reference, "other": other,
-                     "mean (reference)": r["mean_reference"], "mean (other)": r["mean_other"],
-                     "difference": r["mean_difference"], "95% CI": f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
-                     "test": r["test"], "p": r["p_value"], "p (Holm)": r["p_holm"],
-                     "effect size": r["effect_size"], "effect kind": r["effect_size_kind"]}  # fmt: skip
-                )
-    return pd.DataFrame(rows)
+        for other, r in by_system.items():
+            rows.append({
+                "metric": metric, "vs": other, "n": r["n"],
+                "means (ref / other)": f"{r['mean_reference']:.3f} / {r['mean_other']:.3f}",
+                "difference [95% CI]": f"{r['mean_difference']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]",
+                "test": "McNemar" if r["test"] == "mcnemar_exact" else "Wilcoxon",
+                "p": f"{r['p_value']:.3g}", "p (Holm)": f"{r['p_holm']:.3g}", "effect": f"{r['effect_size']:.2f}", "family": family,
+            })  # fmt: skip
+    order = {m: i for i, m in enumerate(HEADLINE)}
+    return sorted(rows, key=lambda row: (order.get(row["metric"], len(order)), row["metric"], row["vs"]))
+
+
+def significance_tables(metrics: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """One compact table per test set, the headline metrics first, every column narrow enough to show."""
+    tables = {}
+    for task, results in metrics.items():
+        if task in ("group_disparity", "seed_spread") or not isinstance(results, dict) or "family" not in results:
+            continue
+        rows = _rows(results, "headline") + _rows(results.get("alternatives", {}), "alternative")
+        if rows:
+            tables[task] = pd.DataFrame(rows).set_index(["metric", "vs"])
+    return tables
+
+
+def significance_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Every comparison of every test set in one long table (the compact per-set tables are for reading)."""
+    frames = [table.reset_index().assign(task=task) for task, table in significance_tables(metrics).items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def significance_figure(metrics: dict[str, Any], task: str, metric: str) -> plt.Figure:
@@ -101,8 +119,10 @@ def disparity_table(metrics: dict[str, Any]) -> pd.DataFrame:
                     continue
                 rows.append(
                     {"task": task, "system": system, "score": r["score"], "groups": r["groups"],
-                     "largest gap": r["largest_gap"], "between": " vs ".join(r["largest_gap_groups"]),
-                     "95% CI": f"[{r['gap_ci_low']:.3f}, {r['gap_ci_high']:.3f}]", "Kruskal-Wallis p": r["kruskal_p"],
-                     "chi-square p": r.get("chi2_p")}  # fmt: skip
+                     "largest gap": round(r["largest_gap"], 3), "between": " vs ".join(r["largest_gap_groups"]),
+                     "bias-corrected gap": round(r["gap_bias_corrected"], 3) if r.get("gap_bias_corrected") is not None else None,
+                     "BCa 95% CI": f"[{r['gap_ci_low']:.3f}, {r['gap_ci_high']:.3f}]",
+                     "permutation p": round(r["gap_permutation_p"], 4) if r.get("gap_permutation_p") is not None else None,
+                     "Kruskal-Wallis p": round(r["kruskal_p"], 4), "groups under 5 items": len(r.get("small_groups", []))}  # fmt: skip
                 )
     return pd.DataFrame(rows)

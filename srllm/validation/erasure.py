@@ -26,7 +26,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
 from ..data.lexicon import group_terms, groups_mentioned
-from ._common import json_safe
+from ..core.arrays import json_safe
 
 KINDS = ("empty", "refusal", "copy", "rewrite")
 

@@ -34,7 +34,7 @@ from sklearn.metrics import roc_auc_score
 from ..human.agreement import agreement
 from ..human.emnlp import SCALE_MAP
 from ..human.scales import scales_by_name
-from ._common import as_float_array, cluster_members, cluster_resamples, json_safe, percentile_interval
+from ..core.arrays import as_float_array, cluster_members, cluster_resamples, json_safe, percentile_interval
 from .emnlp_ratings import MAJORITY, per_rewrite_ratings, validate_long_ratings
 from .thresholds import split_half_threshold
 

@@ -20,9 +20,9 @@ from sklearn.metrics import roc_auc_score
 
 from ..data.datadir import DataDir
 from ..data.parsers import BOLD_DOMAINS, clean, load_bold_wikipedia, load_toxigen_annotated
-from ._common import json_safe
+from ..core.arrays import json_safe
 from .erasure import wilson
-from .group_gap import largest_gap
+from ..core.group_gap import largest_gap
 from .thresholds import split_half_threshold
 
 TOXIC_CUT = 0.5  # the study's flag: P(toxic) > 0.5

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 from sacrebleu.metrics import CHRF
 
-from ._common import as_float_array, json_safe
+from ..core.arrays import as_float_array, json_safe
 
 SOURCE_WEIGHT = 0.4  # clef25 SimilarityConfig.original_weight
 REFERENCE_WEIGHT = 0.6  # clef25 SimilarityConfig.reference_weight

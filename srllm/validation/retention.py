@@ -26,7 +26,7 @@ import pandas as pd
 from sacrebleu.metrics import CHRF
 from scipy import stats
 
-from ._common import as_float_array
+from ..core.arrays import as_float_array
 
 # Function words and auxiliaries: words whose presence says nothing about the content kept.
 # Written out (rather than taken from a library) so the measure cannot change with a dependency.

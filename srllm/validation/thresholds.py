@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import as_float_array, json_safe
+from ..core.arrays import as_float_array, json_safe
 
 
 def _rates(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float | None]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import json_safe
+from ..core.arrays import json_safe
 
 
 def generation_budget(n_input_tokens: int, multiple: float, cap: int, floor: int) -> int:

@@ -1,4 +1,4 @@
-"""srllm.validation.group_gap: the largest group gap, its test and intervals, and paired differences."""
+"""srllm.core.group_gap: the largest group gap, its test and intervals, and paired differences."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from srllm.validation.group_gap import bca_interval, flag_small_groups, largest_gap, paired_bootstrap_difference
+from srllm.core.group_gap import bca_interval, flag_small_groups, largest_gap, paired_bootstrap_difference
 
 
 def test_largest_gap_by_hand() -> None:

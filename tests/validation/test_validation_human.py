@@ -12,7 +12,7 @@ import pytest
 
 from srllm.data.datadir import DataError
 from srllm.validation import human
-from srllm.validation._common import cluster_members, cluster_resamples
+from srllm.core.arrays import cluster_members, cluster_resamples
 from srllm.validation.emnlp_ratings import read_long_ratings, validate_long_ratings
 from srllm.validation.thresholds import best_threshold, split_half_threshold
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-from ._common import as_float_array, json_safe, percentile_interval
+from .arrays import as_float_array, json_safe, percentile_interval
 
 
 def _gap(means: np.ndarray) -> np.ndarray:
