@@ -70,14 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
     push_cmd.add_argument("--public", action="store_true", help="create public repositories (default: private)")
     push_cmd.add_argument("--dry-run", action="store_true", help="say what would be uploaded where, upload nothing")
     human_cmd = commands.add_parser("human", help="human evaluation: export rating sheets, import the ratings")
-    from .human.cli import add_commands
+    from .human.cli import add_commands  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
 
     add_commands(human_cmd)
     return parser
 
 
 def print_list() -> None:
-    from .catalog import METHODS, SYSTEMS, parameter_sets, tasks
+    from .catalog import (  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
+        METHODS,
+        SYSTEMS,
+        parameter_sets,
+        tasks,
+    )
 
     sections = [
         ("evaluation tasks (evaluation.tasks)", tasks()),
@@ -100,18 +105,27 @@ def main(argv: list[str] | None = None) -> int:
         print_list()
         return 0
 
-    from .pipeline import runner
+    from .pipeline import runner  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
 
     try:
         overrides = None
         if getattr(args, "overrides", None):
-            from .config import parse_overrides
+            from .config import (
+                parse_overrides,  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
+            )
 
             overrides = parse_overrides(args.overrides)
         if args.command == "check":
-            from .config import dump_config, load_config
-            from .core.paths import runs_dir
-            from .pipeline.preflight import check
+            from .config import (  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
+                dump_config,
+                load_config,
+            )
+            from .core.paths import (
+                runs_dir,  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
+            )
+            from .pipeline.preflight import (
+                check,  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
+            )
 
             config = load_config(args.params, overrides)
             run_dir = (args.runs_dir or runs_dir()) / config.run_name
@@ -129,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# {args.params}: valid; it runs into {run_dir} with these parameters:")
             print(dump_config(config), end="")
         elif args.command == "human":
-            from .human.cli import run_command
+            from .human.cli import (
+                run_command,  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
+            )
 
             print(run_command(args))
         elif args.command == "run":
@@ -138,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"[srllm] run complete: {run_dir}")
         elif args.command == "push":
-            from .hub.push import push
+            from .hub.push import push  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
 
             push(Path(args.run_dir), args.to, private=not args.public, dry_run=args.dry_run)
         else:

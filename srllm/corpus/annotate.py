@@ -21,7 +21,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
+from ..core.io import atomic_path
+from ..core.paths import cache_dir
 from ..data.lexicon import groups_mentioned, is_demographic
+from ..judges.toxicity import profanity_proba
 
 FLAG_THRESHOLD = 0.5
 SIDES = {"input": "unsafe input", "output": "safe output"}
@@ -63,8 +66,6 @@ def cached_toxicity(texts: list[str], judge: Any) -> np.ndarray:
     depending on the other load); the scores of a given judge version never change, so a rerun (new
     split fractions, another seed) reads them from ``cache_dir()/annotations/<version>.parquet``.
     """
-    from ..core.io import atomic_path
-    from ..core.paths import cache_dir
 
     version = getattr(judge, "version", None)
     path = cache_dir() / "annotations" / f"toxicity-{version}.parquet"
@@ -83,9 +84,10 @@ def cached_toxicity(texts: list[str], judge: Any) -> np.ndarray:
 
 def annotate_texts(texts: list[str], judge: Any) -> pd.DataFrame:
     """One row per distinct text (the index): toxicity, profanity, sentiment, groups, harm."""
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    from vaderSentiment.vaderSentiment import (
+        SentimentIntensityAnalyzer,  # lazy: vaderSentiment is a heavy import, needed only here
+    )
 
-    from ..judges.toxicity import profanity_proba
 
     distinct = list(dict.fromkeys(texts))
     vader = SentimentIntensityAnalyzer()

@@ -9,6 +9,7 @@ what it is not, and the citation. The evaluate step writes each card again with 
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,6 @@ human review.
 
 def trained_metrics(run_dir: Path, name: str) -> dict[str, Any]:
     """The train step's metrics of one model, with the number of training records (kept once for all)."""
-    import json
 
     path = Path(run_dir) / "train" / "metrics.json"
     if not path.is_file():

@@ -80,7 +80,7 @@ def push(run_dir: Path, prefix: str, private: bool = True, dry_run: bool = False
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise ConfigError("HF_HUB_OFFLINE is set (the Makefile sets it for runs): run `HF_HUB_OFFLINE=0 srllm push ...`")
     if api is None:
-        from huggingface_hub import HfApi
+        from huggingface_hub import HfApi  # lazy: huggingface_hub is a heavy import, needed only here
 
         api = HfApi()
     manifest = json.loads((Path(run_dir) / "manifest.json").read_text())

@@ -144,8 +144,10 @@ def power(reliability: float | None, observed_d: dict[str, float] | None, compar
     rating set's comparisons (``scale / other system``) with its Cohen's d and the power the
     present number of inputs gives it.
     """
-    from statsmodels.stats.power import TTestPower
-    from statsmodels.stats.proportion import proportion_effectsize
+    from statsmodels.stats.power import TTestPower  # lazy: statsmodels is a heavy import, needed only here
+    from statsmodels.stats.proportion import (
+        proportion_effectsize,  # lazy: statsmodels is a heavy import, needed only here
+    )
 
     paper_h = float(abs(proportion_effectsize(*PAPER_RATES)))
     r = min(max(reliability, 0.01), 1.0) if reliability is not None and not math.isnan(reliability) else 1.0

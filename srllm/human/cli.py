@@ -31,7 +31,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace) -> str:
     """Run one human sub-command; return what to print."""
     if args.human_command == "export":
-        from .export import export
+        from .export import export  # lazy: `srllm --help` starts without the human-evaluation imports
 
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(ExportOptions)}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if v is not None}
@@ -41,7 +41,7 @@ def run_command(args: argparse.Namespace) -> str:
             f"for {len(protocol['raters'])} raters to {args.out} (see its README.md); the key is in "
             f"{Path(args.run_dir) / 'human'}"
         )
-    from .importer import import_ratings
+    from .importer import import_ratings  # lazy: `srllm --help` starts without the human-evaluation imports
 
     summary = import_ratings(args.run_dir, args.sheets_dir, resamples=args.resamples)
     lines = [f"[srllm] imported {summary['n_ratings']} ratings of {summary['n_items_rated']} of {summary['n_outputs']} outputs "

@@ -71,7 +71,7 @@ def emnlp_run(data: DataDir, run_dir: str | Path, sheets_dir: str | Path, automa
     per_example = pd.DataFrame({"task": TASK, "system": outputs["source"], "item_id": outputs["idx"].astype(str),
                                 "group": "none", "input": outputs["original"], "output": outputs["rewritten"]})  # fmt: skip
     if automatic:
-        from ..judges.profanity import profanity_proba
+        from ..judges.profanity import profanity_proba  # lazy: loads alt-profanity-check's model
 
         per_example["profanity"] = profanity_proba(list(per_example["output"]))
     (run_dir / "evaluate").mkdir(parents=True, exist_ok=True)

@@ -118,7 +118,7 @@ def completeness(ratings: pd.DataFrame, key: pd.DataFrame, raters: list[str], sc
 
 def import_ratings(run_dir: str | Path, sheets_dir: str | Path, resamples: int = 1000) -> dict[str, Any]:
     """Check and merge the sheets in ``sheets_dir``; write ``run_dir/human/`` and ``human`` in metrics.json."""
-    from .analysis import analyse
+    from .analysis import analyse  # lazy: statsmodels is needed only once ratings are analysed
 
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1 (got {resamples}): the intervals are bootstrap intervals")

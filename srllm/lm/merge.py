@@ -43,7 +43,7 @@ def merge_adapter(
     quantization: QuantizationConfig | None = None,
 ) -> dict[str, Any]:
     """Merge ``adapter_dir`` into the float32 base at ``base_path``, save to ``out_dir``; return the checks."""
-    from peft import PeftModel
+    from peft import PeftModel  # lazy: peft is a heavy import, needed only here
 
     tokenizer = load_tokenizer(base_path)
     batch = tokenizer(probe_texts, return_tensors="pt", padding=True)

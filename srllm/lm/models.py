@@ -46,7 +46,11 @@ def _packaged_gguf() -> Path:
 
 
 def _convert_packaged(target: Path) -> None:
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import (  # lazy: transformers is a heavy import, needed only here
+        AutoConfig,
+        AutoModelForCausalLM,
+        AutoTokenizer,
+    )
 
     gguf = _packaged_gguf()
     log.info("converting %s to safetensors in %s (once)", gguf.name, target)
@@ -66,7 +70,11 @@ def _convert_packaged(target: Path) -> None:
 
 
 def _make_random(base: Path, target: Path, model: ModelConfig, seed: int) -> None:
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import (  # lazy: transformers is a heavy import, needed only here
+        AutoConfig,
+        AutoModelForCausalLM,
+        AutoTokenizer,
+    )
 
     assert model.random_init is not None
     config = AutoConfig.from_pretrained(base)
@@ -104,7 +112,7 @@ def resolve_base_model(model: ModelConfig, seed: int = 0) -> Path | str:
 
 
 def load_tokenizer(path: Path | str, trust_remote_code: bool = False) -> Any:
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # lazy: transformers is a heavy import, needed only here
 
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
@@ -115,7 +123,7 @@ def load_tokenizer(path: Path | str, trust_remote_code: bool = False) -> Any:
 
 
 def bnb_config(quant: QuantizationConfig) -> Any:
-    from transformers import BitsAndBytesConfig
+    from transformers import BitsAndBytesConfig  # lazy: transformers is a heavy import, needed only here
 
     return BitsAndBytesConfig(
         load_in_4bit=True,
@@ -137,7 +145,7 @@ def load_causal_lm(
     attn_implementation: str | None = None,
 ) -> Any:
     """Load a causal LM from safetensors; 4-bit NF4 when ``quantization`` is given."""
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM  # lazy: transformers is a heavy import, needed only here
 
     kwargs: dict[str, Any] = {"use_safetensors": True, "trust_remote_code": trust_remote_code}
     if attn_implementation is not None:

@@ -29,7 +29,7 @@ def score_completion_positions_only() -> Iterator[None]:
     from 5.6 s to 3.0 s (``median_step_seconds`` of runs/cpu before and after). trl 1.16 (pinned in constraints.txt) makes that choice with
     ``trl.trainer.utils._use_triton`` alone; this swaps it for the length of the block.
     """
-    import trl.trainer.utils as trl_utils
+    import trl.trainer.utils as trl_utils  # lazy: trl is a heavy import, needed only here
 
     original = getattr(trl_utils, "_use_triton", None)
     if original is None:
@@ -55,7 +55,7 @@ def loss_keeper(trainer: Any, resume: Path | None) -> Any:
     private loss fields (transformers is pinned in constraints.txt).
     """
     import torch  # lazy: importing this module must not load torch
-    from transformers import TrainerCallback
+    from transformers import TrainerCallback  # lazy: transformers is a heavy import, needed only here
 
     class LossKeeper(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -8,6 +8,7 @@ resumes where it stopped.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 import shutil
@@ -42,7 +43,7 @@ def optimizer_name(configured: str) -> str:
 
 
 def peft_config(config: StudyConfig, method: str) -> Any:
-    from peft import LoraConfig, PrefixTuningConfig, TaskType
+    from peft import LoraConfig, PrefixTuningConfig, TaskType  # lazy: peft is a heavy import, needed only here
 
     if method in ("qlora", "lora"):
         return LoraConfig(
@@ -59,7 +60,7 @@ def peft_config(config: StudyConfig, method: str) -> Any:
 
 
 def _dataset(records: list[dict[str, Any]]) -> Any:
-    from datasets import Dataset
+    from datasets import Dataset  # lazy: datasets is a heavy import, needed only here
 
     return Dataset.from_list([training_example(r) for r in records])
 
@@ -122,7 +123,7 @@ def step_timer() -> Any:
 
 def progress_reporter(name: str) -> Any:
     """A trainer callback that puts step / total, loss and time left on the terminal of ``srllm run``."""
-    from transformers import TrainerCallback
+    from transformers import TrainerCallback  # lazy: transformers is a heavy import, needed only here
 
     class ProgressReporter(TrainerCallback):
         started, first_step = time.monotonic(), 0  # until on_train_begin (the validation before step 1 logs first)
@@ -165,7 +166,7 @@ def train_method(
     ``seed`` (default: the study's) seeds the adapter's initialisation, the data order and dropout.
     ``callbacks`` are extra ``transformers.TrainerCallback`` objects (tests use one to watch the weights).
     """
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig, SFTTrainer  # lazy: trl is a heavy import, needed only here
 
     t = config.training
     seed = config.seed if seed is None else seed
@@ -180,7 +181,7 @@ def train_method(
     )  # fmt: skip
     model.config.use_cache = False
     if method == "qlora":
-        from peft import prepare_model_for_kbit_training
+        from peft import prepare_model_for_kbit_training  # lazy: peft is a heavy import, needed only here
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     # The frozen base (4-bit for QLoRA) before any adapter is added; for full fine-tuning, the trained weights.
@@ -384,11 +385,13 @@ def main(argv: list[str] | None = None) -> None:
     The train step runs each method in its own process (or several, under ``accelerate launch``),
     so that each method's peak memory is its own and data-parallel training needs no other code.
     """
-    import argparse
 
-    from ..config import load_config
-    from ..core.rundir import load_split, sample
-    from .models import resolve_base_model
+    from ..config import load_config  # the worker's entry point: imported when run as python -m srllm.lm.training
+    from ..core.rundir import (  # the worker's entry point: imported when run as python -m srllm.lm.training
+        load_split,
+        sample,
+    )
+    from .models import resolve_base_model  # the worker's entry point: imported when run as python -m srllm.lm.training
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--params", required=True)

@@ -50,7 +50,7 @@ def model_architecture(config: StudyConfig, path: Path) -> dict[str, Any]:
             raise _fail(path, "model.name_or_path", f"{folder} holds no .safetensors weights", "models load from safetensors only (convert .bin weights first)")
         arch = json.loads((folder / "config.json").read_text())
     else:
-        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub import try_to_load_from_cache  # lazy: huggingface_hub is a heavy import, needed only here
 
         cached = try_to_load_from_cache(name, "config.json")
         if isinstance(cached, str):
@@ -123,13 +123,13 @@ def check_precision(config: StudyConfig, path: Path, dry_run: bool = False) -> d
 
     With ``dry_run`` an explicit bfloat16 or float16 is only reported (``not_checked``): it is a
     question for the target device, not for this one."""
-    from ..core import precision
+    from ..core import precision  # lazy: torch only when a dtype is checked
 
     training, evaluation = config.quantization.precision, config.evaluation.precision
     found = precision.record(training, evaluation)
     slow = precision.slow_bfloat16_keys(training, evaluation)
     if dry_run:
-        import torch
+        import torch  # lazy: torch is a heavy import, needed only here
 
         notes = [f"{key}: bfloat16 {NEEDS_TARGET} (or a CPU with native bfloat16)" for key in slow]
         if training.dtype == "float16" and not torch.cuda.is_available():
@@ -174,7 +174,7 @@ def check(config: StudyConfig, path: str | Path, run_dir: Path, dry_run: bool = 
     if needs_4bit and importlib.util.find_spec("bitsandbytes") is None:
         raise _fail(path, "quantization.load_in_4bit", "4-bit QLoRA needs bitsandbytes, which is not installed", "pip install 'bitsandbytes>=0.46.1' or train another method")
     optimizer = config.training.optimizer
-    import torch
+    import torch  # lazy: torch is a heavy import, needed only here
 
     if optimizer.startswith("paged_") and not torch.cuda.is_available() and dry_run:
         not_checked.append(f"training.optimizer: {optimizer!r} {NEEDS_TARGET}")

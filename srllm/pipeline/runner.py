@@ -98,7 +98,7 @@ class StepLog:
 
 def execute_step(step: str, params_path: Path, run_dir: Path, log: Callable[[str], Any] = print) -> Path:
     """Run one notebook with papermill; return the executed notebook's path."""
-    import papermill
+    import papermill  # lazy: papermill is a heavy import, needed only here
 
     out_dir = run_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -173,7 +173,7 @@ def write_manifest(
     config: StudyConfig, params_path: Path, run_dir: Path, steps_info: dict[str, Any], resources: dict[str, Any],
     overrides: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
-    import torch
+    import torch  # lazy: torch is a heavy import, needed only here
 
     data_files: dict[str, str] = {}
     for step in STEPS:
@@ -221,7 +221,7 @@ def run(
     params_path = Path(params_path).resolve()
     config = load_config(params_path, overrides)
     run_dir = Path(runs_root or runs_dir()).resolve() / config.run_name
-    from .preflight import check
+    from .preflight import check  # lazy: the book's build imports are needed after the run only
 
     resources = check(config, params_path, run_dir)  # before any work: data, model, memory, disk
     write_text(run_dir / "params.yaml", dump_config(config))
@@ -341,6 +341,6 @@ def _explain_memory(message: str, step: str, peak_mb: float, died: bool = False)
 
 def build_book(run_dir: str | Path, out_dir: str | Path | None = None, log: Any = print) -> Path:
     """Build the Jupyter Book from a run's executed notebooks and artifacts; return the HTML folder."""
-    from ..report.book import build
+    from ..report.book import build  # lazy: the book's build imports are needed after the run only
 
     return build(Path(run_dir).resolve(), Path(out_dir) if out_dir else None, log=log)

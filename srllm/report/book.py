@@ -6,6 +6,7 @@ notebooks and ``manifest.json``. Warnings are errors (``-W -n``), so a broken re
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from ..config import PIPELINE, STEPS
 from ..core.io import read_json, write_json, write_text
 from ..core.markdown import table
 from ..core.paths import project_root
+from ..human.report import human_page
+from .claims import check_claims
 from .trust import trust_page
 
 STAGE = Path("book") / "run"
@@ -156,7 +159,6 @@ The evaluation step by task, every system together{_float32_check_note(run_dir)}
 
 
 def claims_page(run_dir: Path) -> str:
-    from .claims import check_claims
 
     manifest = read_json(run_dir / "manifest.json")
     metrics = read_json(run_dir / "metrics.json")
@@ -183,7 +185,6 @@ the paper's numbers for Llama-2-7b-chat.
 
 def _stage_mathjax(target: Path) -> None:
     """Copy MathJax 3 (es5 build) from the django-static-mathjax package into the book's static files."""
-    import importlib.util
 
     spec = importlib.util.find_spec("mathjax")
     if spec is None or not spec.submodule_search_locations:
@@ -220,7 +221,6 @@ def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
     write_text(stage / "reproducibility.md", reproducibility_page(run_dir))
     write_text(stage / "claims.md", claims_page(run_dir))
     write_text(stage / "trust.md", trust_page(run_dir, stage))
-    from ..human.report import human_page
 
     write_text(stage / "human.md", human_page(run_dir, stage))  # the protocol alone when the run has no ratings
     out_dir = (out_dir or root).resolve()

@@ -85,7 +85,7 @@ def _console_error(message: Any, found: list[str]) -> None:
 
 def check_book(root: str | Path, screenshots: str | Path | None = None) -> dict[str, list[str]]:
     """Open every page; return ``{page: [problem, ...]}`` for the pages with problems."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # lazy: playwright is a heavy import, needed only here
 
     root = Path(root).resolve()
     shots = Path(screenshots) if screenshots else root.parent / "screenshots"

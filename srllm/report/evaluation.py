@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -145,3 +146,39 @@ def sample_table(metrics: dict[str, Any]) -> pd.DataFrame:
     table = pd.DataFrame(rows).T
     table.index.name = "test set"
     return table
+
+
+FAILURES = {  # kind -> (what it means, the rule on a per-example row)
+    "copied unchanged": ("the output is the input", lambda f, t: f["output_kind"] == "copy"),
+    "refused": ("the output opens like a refusal", lambda f, t: f["output_kind"] == "refusal"),
+    "empty": ("nothing but whitespace", lambda f, t: f["output_kind"] == "empty"),
+    "cut at the budget": ("as many tokens as generation.max_new_tokens", lambda f, t: f["hit_budget"] == 1.0),
+    "identity erased": ("the input's group no longer named", lambda f, t: f["erased"] == 1.0),
+    "meaning changed": ("similarity to the input below the threshold", lambda f, t: (f["output_kind"] == "rewrite") & (f["similarity"] < t)),
+}
+
+
+def _rewrites_of(per_example: pd.DataFrame, system: str) -> pd.DataFrame:
+    frame = per_example[(per_example["system"] == system) & per_example["output_kind"].notna()]
+    return frame.assign(**{c: np.nan for c in ("hit_budget", "erased") if c not in frame})
+
+
+def failure_table(per_example: pd.DataFrame, system: str, threshold: float) -> pd.DataFrame:
+    """For one system, per rewrite task: how many outputs fail in each way (an output can fail several ways)."""
+    rows = {}
+    for task, frame in _rewrites_of(per_example, system).groupby("task"):
+        rows[task] = {"outputs": len(frame), **{kind: int(rule(frame, threshold).sum()) for kind, (_, rule) in FAILURES.items()}}
+    table = pd.DataFrame(rows).T
+    table.index.name = "task"
+    return table
+
+
+def failure_examples(per_example: pd.DataFrame, system: str, threshold: float, per_kind: int = 2) -> pd.DataFrame:
+    """Examples of each failure, chosen by rule (the lowest item ids of each task), never by hand."""
+    rows = []
+    frame = _rewrites_of(per_example, system)
+    for kind, (_, rule) in FAILURES.items():
+        hits = frame[rule(frame, threshold).fillna(False).astype(bool)].sort_values(["task", "item_id"])
+        for _, row in hits.groupby("task").head(per_kind).iterrows():
+            rows.append({"failure": kind, "task": row["task"], "item": row["item_id"], "input": row["input"], "output": row["output"]})
+    return pd.DataFrame(rows, columns=["failure", "task", "item", "input", "output"])

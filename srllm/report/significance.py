@@ -7,7 +7,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-
 HEADLINE = ("j", "toxicity", "meaning_kept", "toxic", "flagged", "lms_item", "ss_item", "stereotyped")  # shown first
 
 

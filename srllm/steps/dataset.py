@@ -9,11 +9,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from datasets import Dataset, DatasetDict
+
 from ..config import StudyConfig
 from ..core.io import atomic_path, write_json
 from ..core.progress import report
 from ..core.rundir import finish, step_dir
+from ..corpus.annotate import SCHEMA, agreement, annotate_texts, attach_annotations
+from ..corpus.build import (
+    add_identity_records,
+    build_corpus,
+    cross_split_near_duplicates,
+    leakage_check,
+    leaked_texts,
+    load_evaluation_texts,
+    remove_near_duplicates,
+    split_corpus,
+)
 from ..data.datadir import DataDir
+from ..hub.cards import dataset_card
+from ..judges.toxicity import load_or_train_judge, validate_judge
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +40,6 @@ def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
 def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     """Records from the configured sources -> exact and near-duplicates removed -> evaluation leakage
     removed -> annotated -> already-safe copies added -> grouped, stratified splits -> saved."""
-    from datasets import Dataset, DatasetDict
-
-    from ..corpus.annotate import SCHEMA, agreement, annotate_texts, attach_annotations
-    from ..corpus.build import (
-        add_identity_records,
-        build_corpus,
-        cross_split_near_duplicates,
-        leakage_check,
-        leaked_texts,
-        load_evaluation_texts,
-        remove_near_duplicates,
-        split_corpus,
-    )
-    from ..judges.toxicity import load_or_train_judge, validate_judge
 
     settings = config.dataset
     threshold = settings.near_duplicate_threshold
@@ -53,7 +54,9 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
         clock = now
 
     data = DataDir.resolve(config.data_dir)
-    records, counts = build_corpus(data, settings.sources, settings.max_per_source, config.seed, settings.skip_malformed)
+    records, counts = build_corpus(
+        data, settings.sources, settings.max_per_source, config.seed, settings.skip_malformed
+    )
     lap("load")
     records, near_removed = remove_near_duplicates(records, threshold)
     lap("near_duplicates")
@@ -61,7 +64,11 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     evaluation = load_evaluation_texts(data)
     scanned = {t for r in records for t in (r["input"], r["output"])}
     flagged = leaked_texts(list(scanned), evaluation, threshold)
-    leaked = [flagged.get(r["input"]) or flagged[r["output"]] for r in records if r["input"] in flagged or r["output"] in flagged]
+    leaked = [
+        flagged.get(r["input"]) or flagged[r["output"]]
+        for r in records
+        if r["input"] in flagged or r["output"] in flagged
+    ]
     records = [r for r in records if r["input"] not in flagged and r["output"] not in flagged]
     lap("leakage")
 
@@ -70,7 +77,8 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     table = annotate_texts([t for r in records for t in (r["input"], r["output"])], judge)
     lap("annotate")
     is_safe = {
-        text: bool(tox < 0.5 and prof < 0.5) for text, tox, prof in zip(table.index, table["toxicity"], table["profanity"])
+        text: bool(tox < 0.5 and prof < 0.5)
+        for text, tox, prof in zip(table.index, table["toxicity"], table["profanity"])
     }
     records, identity = add_identity_records(records, is_safe, settings.identity_fraction, config.seed)
     records = attach_annotations(records, table)  # identity texts are pair outputs: already annotated
@@ -134,7 +142,9 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
         "by_source_kind_and_split": {
             name: _counts([{"key": f"{r['source']}/{r['kind']}"} for r in rows], "key") for name, rows in splits.items()
         },
-        "by_group": dict(Counter(g for r in final for g in set(r["input_groups"]) | set(r["output_groups"])).most_common()),
+        "by_group": dict(
+            Counter(g for r in final for g in set(r["input_groups"]) | set(r["output_groups"])).most_common()
+        ),
         "annotation_means": {
             source: {
                 f"{side}_{name}": float(sum(r[f"{side}_{name}"] for r in rows) / len(rows))
@@ -156,7 +166,6 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     }
     if metrics["leakage"]["remaining"]:
         raise AssertionError(f"{final_check} training/validation records still near-duplicate evaluation texts")
-    from ..hub.cards import dataset_card
 
     dataset_card(config, metrics).save(step_dir(run_dir, "dataset") / "README.md")
     return finish(run_dir, "dataset", metrics, data.verified)

@@ -7,12 +7,12 @@ from typing import Any
 
 from ..config import StudyConfig
 from ..core.rundir import finish, load_split, sample, step_dir
+from ..hub.cards import trained_metrics, write_model_card
+from ..lm.merge import MERGEABLE, merge_adapter
+from ..lm.models import resolve_base_model
 
 
 def merge(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
-    from ..hub.cards import trained_metrics, write_model_card
-    from ..lm.merge import MERGEABLE, merge_adapter
-    from ..lm.models import resolve_base_model
 
     base = resolve_base_model(config.model, config.seed)
     test_rows = sample(load_split(run_dir, "test"), 8, config.seed, "merge-probe")

@@ -14,6 +14,8 @@ from ..core.io import read_json
 from ..core.monitor import PeakMemory
 from ..core.processes import end_with_parent
 from ..core.rundir import finish, load_split, sample
+from ..hub.cards import write_model_card
+from ..lm.models import resolve_base_model
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +56,6 @@ def _run_forwarding_output(command: list[str]) -> int:
 
 def train(config: StudyConfig, run_dir: Path, params_path: str | Path) -> dict[str, Any]:
     """Train every configured method (with every seed) on the training split; return metrics per model."""
-    from ..hub.cards import write_model_card
-    from ..lm.models import resolve_base_model
 
     run_dir = Path(run_dir)
     base = resolve_base_model(config.model, config.seed)  # convert/create once, before the workers start

@@ -27,6 +27,8 @@ import pandas as pd
 from ..judges.embedder import similarity
 from ..judges.profanity import profanity_proba
 from ..lm.generation import is_refusal
+from ..lm.models import load_causal_lm, load_tokenizer
+from ..lm.scoring import continuation_logprobs
 from ..validation.rewrite_checks import add_checks
 from .base import EvalContext, Item, Task
 from .sharding import map_sharded
@@ -34,7 +36,9 @@ from .sharding import map_sharded
 
 def sentiment(texts: list[str]) -> np.ndarray:
     """VADER compound sentiment of each text."""
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    from vaderSentiment.vaderSentiment import (
+        SentimentIntensityAnalyzer,  # lazy: vaderSentiment is a heavy import, needed only here
+    )
 
     analyzer = SentimentIntensityAnalyzer()
     return np.array([analyzer.polarity_scores(t)["compound"] for t in texts], dtype=float)
@@ -42,9 +46,6 @@ def sentiment(texts: list[str]) -> np.ndarray:
 
 def reference_perplexity(ctx: EvalContext, texts: list[str]) -> np.ndarray:
     """Perplexity of each text under the reference model (see the module docstring); sharded."""
-    from ..lm.models import load_causal_lm, load_tokenizer
-    from ..lm.scoring import continuation_logprobs
-
     if "reference" not in ctx.loaded:
         model = load_causal_lm(ctx.reference_model, dtype=ctx.config.evaluation.dtype)
         ctx.loaded["reference"] = (model, load_tokenizer(ctx.reference_model))
@@ -60,6 +61,17 @@ def reference_perplexity(ctx: EvalContext, texts: list[str]) -> np.ndarray:
 
     by_text = dict(zip(distinct, map_sharded(ctx.shard, score, distinct)))
     return np.array([by_text.get(t, float("nan")) for t in texts], dtype=float)
+
+
+NOT_GENERATED = {"input", "reference", "lexicon_delete"}  # systems whose text no model generated
+
+
+def token_counts(ctx: EvalContext, texts: list[str]) -> list[int]:
+    """Tokens of each text under the base model's tokenizer (no special tokens)."""
+    if "tokenizer" not in ctx.loaded:
+        ctx.loaded["tokenizer"] = load_tokenizer(ctx.reference_model)
+    tokenizer = ctx.loaded["tokenizer"]
+    return [len(tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
 
 
 def score_outputs(ctx: EvalContext, task: Task, items: list[Item], outputs: dict[str, list[str]]) -> pd.DataFrame:
@@ -100,6 +112,10 @@ def score_outputs(ctx: EvalContext, task: Task, items: list[Item], outputs: dict
             frame["meaning_kept"] = frame["similarity"] >= threshold
             frame["refusal"] = [is_refusal(t) for t in texts]
             frame = add_checks(frame, task.name)  # erased group, copies, refusals, empties
+            frame["output_tokens"] = token_counts(ctx, texts)
+            # A generated rewrite this long stopped at the token budget, most likely mid-text.
+            generated = system not in NOT_GENERATED
+            frame["hit_budget"] = (frame["output_tokens"] >= ctx.config.generation.max_new_tokens).astype(float) if generated else np.nan
         frames.append(frame)
     result = pd.concat(frames, ignore_index=True)
     if task.extra_scores is not None:

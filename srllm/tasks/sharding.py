@@ -35,7 +35,7 @@ class Shard:
         """Every process's share, back in the original order of the ``n`` items."""
         if self.world == 1:
             return list(local)
-        import torch.distributed as dist
+        import torch.distributed as dist  # lazy: torch is a heavy import, needed only here
 
         shares: list[Any] = [None] * self.world
         dist.all_gather_object(shares, local)
@@ -46,7 +46,7 @@ class Shard:
 
     def barrier(self) -> None:
         if self.world > 1:
-            import torch.distributed as dist
+            import torch.distributed as dist  # lazy: torch is a heavy import, needed only here
 
             dist.barrier()
 
@@ -54,7 +54,7 @@ class Shard:
 def current_shard() -> Shard:
     """This process's shard: from the launcher's environment under ``accelerate launch``, else the only one."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        import torch.distributed as dist
+        import torch.distributed as dist  # lazy: torch is a heavy import, needed only here
 
         # accelerate's launcher (torchrun underneath) sets RANK, WORLD_SIZE and MASTER_ADDR/PORT. Its
         # PartialState sees no distributed setup on a machine without GPUs, so the process group is

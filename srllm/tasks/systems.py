@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import StudyConfig
+from ..core.rundir import load_split
+from ..lm.merge import MERGEABLE
+from ..lm.models import DTYPES, load_causal_lm, load_tokenizer, resolve_base_model
 
 SystemKind = Literal["identity", "reference", "lexicon", "lm"]
 WORD = re.compile(r"\b\w\w+\b")  # alt-profanity-check's vectorizer tokens: runs of 2+ word characters
@@ -41,8 +44,6 @@ class System:
 
 def resolve_systems(config: StudyConfig, run_dir: Path) -> tuple[list[System], dict[str, str]]:
     """The systems of ``evaluation.systems`` this run can evaluate, and the skipped ones with the reason."""
-    from ..lm.merge import MERGEABLE
-    from ..lm.models import resolve_base_model
 
     base = resolve_base_model(config.model, config.seed)
     systems: list[System] = []
@@ -74,11 +75,10 @@ def resolve_systems(config: StudyConfig, run_dir: Path) -> tuple[list[System], d
 
 def load_system(system: System, base: Path | str, dtype: str = "float32") -> tuple[Any, Any]:
     """Model and tokenizer of a language-model system: a model folder, or a prefix adapter on the base."""
-    from ..lm.models import DTYPES, load_causal_lm, load_tokenizer
 
     assert system.path is not None
     if (Path(system.path) / "adapter_config.json").is_file():
-        from peft import PeftModel
+        from peft import PeftModel  # lazy: peft is a heavy import, needed only here
 
         model = PeftModel.from_pretrained(load_causal_lm(base, dtype=dtype), system.path)
         return model.to(DTYPES[dtype]), load_tokenizer(base)  # the prefix weights too
@@ -88,7 +88,6 @@ def load_system(system: System, base: Path | str, dtype: str = "float32") -> tup
 def demonstrations(run_dir: Path, k: int, seed: int, max_chars: int = 200) -> list[tuple[str, str]]:
     """k (unsafe, safe) training pairs for base_fewshot: a seeded sample of the short pairs (both
     sides at most ``max_chars`` characters, so the prompt stays short), the same for every item."""
-    from ..core.rundir import load_split
 
     train = [r for r in load_split(run_dir, "train") if len(r["input"]) <= max_chars and len(r["output"]) <= max_chars]
     chosen = random.Random(f"{seed}-fewshot").sample(train, min(k, len(train)))

@@ -25,8 +25,8 @@ import pandas as pd
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from ..data.lexicon import group_terms, groups_mentioned
 from ..core.arrays import json_safe
+from ..data.lexicon import group_terms, groups_mentioned
 
 KINDS = ("empty", "refusal", "copy", "rewrite")
 

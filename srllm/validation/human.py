@@ -31,10 +31,10 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from ..core.arrays import as_float_array, cluster_members, cluster_resamples, json_safe, percentile_interval
 from ..human.agreement import agreement
 from ..human.emnlp import SCALE_MAP
 from ..human.scales import scales_by_name
-from ..core.arrays import as_float_array, cluster_members, cluster_resamples, json_safe, percentile_interval
 from .emnlp_ratings import MAJORITY, per_rewrite_ratings, validate_long_ratings
 from .thresholds import split_half_threshold
 

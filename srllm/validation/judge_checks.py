@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from ..core.arrays import json_safe
+from ..core.group_gap import largest_gap
 from ..data.datadir import DataDir
 from ..data.parsers import BOLD_DOMAINS, clean, load_bold_wikipedia, load_toxigen_annotated
-from ..core.arrays import json_safe
 from .erasure import wilson
-from ..core.group_gap import largest_gap
 from .thresholds import split_half_threshold
 
 TOXIC_CUT = 0.5  # the study's flag: P(toxic) > 0.5

@@ -81,6 +81,8 @@ def summary(frame: pd.DataFrame) -> dict[str, Any]:
     }
     if "meaning_kept_named" in frame:
         result["knowledge_retention_named"] = float(frame["meaning_kept_named"].mean())
+    if "hit_budget" in frame and frame["hit_budget"].notna().any():
+        result["hit_budget_rate"] = float(frame["hit_budget"].mean())
     for column in ("sta_ref", "sim_ref", "j_ref", "chrf_ref", "chrf_input", "content_words"):
         if column in frame:
             result[column] = float(pd.to_numeric(frame[column], errors="coerce").mean())
