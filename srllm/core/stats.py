@@ -155,3 +155,23 @@ def spread(values: dict[int, float]) -> dict[str, Any]:
         "min": float(array.min()),
         "max": float(array.max()),
     }
+
+
+INTERVAL_METRICS = ("toxicity", "toxic", "flagged", "meaning_kept", "similarity", "fluent", "j", "j_ref", "refusal", "erased",
+                    "negative", "sentiment", "lms_item", "ss_item", "stereotyped")  # fmt: skip
+
+
+def system_intervals(frame: pd.DataFrame, resamples: int, seed: int) -> dict[str, dict[str, dict[str, float]]]:
+    """``{system: {metric: {mean, low, high, n}}}``: each system's mean with a percentile bootstrap 95% interval
+    over its items (the per-system counterpart of the paired intervals)."""
+    rng = np.random.default_rng(seed)
+    result: dict[str, dict[str, dict[str, float]]] = {}
+    for system, rows in frame.groupby("system", sort=True):
+        for metric in INTERVAL_METRICS:
+            if metric not in rows or rows[metric].isna().all():
+                continue
+            values = rows[metric].dropna().to_numpy(dtype=float)
+            means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+            low, high = np.percentile(means, [2.5, 97.5])
+            result.setdefault(str(system), {})[metric] = {"mean": float(values.mean()), "low": float(low), "high": float(high), "n": int(len(values))}
+    return result

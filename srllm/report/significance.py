@@ -125,3 +125,23 @@ def disparity_table(metrics: dict[str, Any]) -> pd.DataFrame:
                      "Kruskal-Wallis p": round(r["kruskal_p"], 4), "groups under 5 items": len(r.get("small_groups", []))}  # fmt: skip
                 )
     return pd.DataFrame(rows)
+
+
+def interval_tables(metrics: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """Per test set: each system's mean of each score with its bootstrap 95% interval and n."""
+    tables = {}
+    for task, by_system in metrics.get("intervals", {}).items():
+        rows = {
+            system: {metric: f"{v['mean']:.3f} [{v['low']:.3f}, {v['high']:.3f}]" for metric, v in values.items() if metric in SHOWN_INTERVALS}
+            | {"n": max(v["n"] for v in values.values())}
+            for system, values in by_system.items() if values
+        }  # fmt: skip
+        if rows:
+            table = pd.DataFrame(rows).T
+            table.index.name = "system"
+            tables[task] = table
+    return tables
+
+
+# The scores shown per system (the rest are in metrics.json): few enough columns to fit the page.
+SHOWN_INTERVALS = ("toxic", "flagged", "meaning_kept", "j", "j_ref", "erased", "negative", "lms_item", "ss_item", "stereotyped")

@@ -10,7 +10,7 @@ import pandas as pd
 from ..config import SEED_SUFFIX, StudyConfig, reference_system
 from ..core.io import read_json
 from ..core.rundir import finish, load_per_example
-from ..core.stats import ALTERNATIVE_BINARY, ALTERNATIVE_CONTINUOUS, compare_paired, group_disparity, spread
+from ..core.stats import ALTERNATIVE_BINARY, ALTERNATIVE_CONTINUOUS, compare_paired, group_disparity, spread, system_intervals
 
 SIGNIFICANT = 0.05  # Holm-corrected p-value below which a seed counts as significant
 
@@ -22,8 +22,9 @@ def significance(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     results = load_per_example(run_dir)
     resamples, seed = config.evaluation.bootstrap_resamples, config.seed
     evaluated = read_json(Path(run_dir) / "evaluate" / "metrics.json")
-    metrics: dict[str, Any] = {"group_disparity": {}, "seed_spread": {}}
+    metrics: dict[str, Any] = {"group_disparity": {}, "seed_spread": {}, "intervals": {}}
     for task, frame in results.groupby("task"):
+        metrics["intervals"][task] = system_intervals(frame, resamples, seed)
         systems = list(frame.system.unique())
         reference = reference_system(systems)
         # The family compares the reference with the other systems; further seeds go to the spread.
