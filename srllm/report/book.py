@@ -158,6 +158,44 @@ The evaluation step by task, every system together{_float32_check_note(run_dir)}
 {table(data)}"""
 
 
+# Where each of the paper's headline results has its counterpart in this book.
+COUNTERPARTS = {
+    "Rewrites are far less toxic than the inputs": "{doc}`run/04_evaluate` (results), {doc}`run/05_significance` (in-house)",
+    "The rewrite keeps the input's information": "{doc}`run/04_evaluate`, {doc}`run/trust` (retention measured three ways)",
+    "SR-LLM beats prompt-only baselines": "{doc}`run/05_significance` (in-house and ToxiGen tables)",
+    "SR-LLM beats traditional fine-tuning": "{doc}`run/05_significance` (`srllm-full` rows)",
+    "SR-LLM beats deleting lexicon words": "{doc}`run/05_significance` (`lexicon_delete` rows)",
+    "Prefix tuning comes close to QLoRA": "{doc}`run/05_significance` (`srllm-prefix` rows)",
+    "Language modelling is preserved (StereoSet LMS)": "{doc}`run/04_evaluate` (StereoSet, CrowS-Pairs), {doc}`run/05_significance`",
+    "Human raters agree, and rate SR-LLM's outputs safer": "{doc}`run/human`",
+}
+
+
+def glance_page(run_dir: Path) -> str:
+    """The paper's headline results beside this run's, with the verdict: the first thing the introduction shows.
+
+    Included by book/intro.md, so its document links are relative to book/."""
+    manifest = read_json(run_dir / "manifest.json")
+    metrics = read_json(run_dir / "metrics.json")
+    rows = [{"the paper": f"{c.claim}: {c.paper}", "this run": c.ours if len(c.ours) < 260 else c.ours[:257] + "...", "verdict": f"**{c.verdict}**",
+             "where": COUNTERPARTS.get(c.claim, "{doc}`run/claims`")} for c in check_claims(metrics, manifest["params"])]  # fmt: skip
+    continuation = (metrics.get("evaluate") or {}).get("toxigen_continuation") or {}
+    reference = (metrics.get("significance") or {}).get("inhouse", {}).get("reference_system")
+    if continuation:
+        ours = "; ".join(f"{system} {values['toxic_pct']:.1f}%" for system, values in continuation.items()
+                         if system in ("base", reference))  # fmt: skip
+        rows.append({"the paper": "ToxiGen continuations, % toxic (Llama 2 model card: Llama-2-7b 21.25%, Llama-2-7b-chat 0.00%, "
+                                  "ToxiGen RoBERTa judge, zero-shot)",
+                     "this run": f"{ours} (our offline judge; {metrics['evaluate']['tasks']['toxigen_continuation']['n_items']} prompts)",
+                     "verdict": "**not comparable**", "where": "{doc}`run/04_evaluate`"})  # fmt: skip
+    return f"""## The results at a glance
+
+Run `{manifest['run_name']}` beside the paper's headline results (SR-LLM, arXiv 2404.01399 v5). The verdicts follow the
+rules of {{doc}}`run/claims`; every number comes from this run's `metrics.json`.
+
+{table(rows)}"""
+
+
 def claims_page(run_dir: Path) -> str:
 
     manifest = read_json(run_dir / "manifest.json")
@@ -221,6 +259,7 @@ def build(run_dir: Path, out_dir: Path | None = None, log: Any = print) -> Path:
     write_text(stage / "reproducibility.md", reproducibility_page(run_dir))
     write_text(stage / "claims.md", claims_page(run_dir))
     write_text(stage / "trust.md", trust_page(run_dir, stage))
+    write_text(stage / "glance.md", glance_page(run_dir))  # included by book/intro.md
 
     write_text(stage / "human.md", human_page(run_dir, stage))  # the protocol alone when the run has no ratings
     out_dir = (out_dir or root).resolve()
