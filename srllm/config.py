@@ -293,6 +293,9 @@ class EvaluationConfig(_ResolvesDtype):
         description=f"Extra online scorers, any of {ONLINE_JUDGES}; keys from the environment only (PERSPECTIVE_API_KEY, OPENAI_API_KEY); scores are cached on disk, failed requests retried."
     )
     bootstrap_resamples: int = Field(2000, ge=100)
+    inhouse_stratum_floor: int = Field(
+        10, ge=1, description="In-house sample: items drawn first from each (source, bias dimension) stratum (or all it has)."
+    )
     validate_metrics: bool = Field(
         True, description="Score the 600 human-rated EMNLP 2021 rewrites with the study's scorers and compare (validation.human)."
     )

@@ -182,3 +182,14 @@ def failure_examples(per_example: pd.DataFrame, system: str, threshold: float, p
         for _, row in hits.groupby("task").head(per_kind).iterrows():
             rows.append({"failure": kind, "task": row["task"], "item": row["item_id"], "input": row["input"], "output": row["output"]})
     return pd.DataFrame(rows, columns=["failure", "task", "item", "input", "output"])
+
+
+def stratum_table(metrics: dict[str, Any], metric: str = "J") -> pd.DataFrame:
+    """In-house results per stratum (source / bias dimension) and system: the pooled number split up."""
+    columns = {system: {k: v.get(metric) for k, v in values.get("by_stratum", {}).items()}
+               for system, values in metrics.get("inhouse", {}).items()}  # fmt: skip
+    table = pd.DataFrame(columns)
+    sizes = {k: v.get("n") for k, v in next(iter(metrics.get("inhouse", {}).values()), {}).get("by_stratum", {}).items()}
+    table.insert(0, "n", pd.Series(sizes))
+    table.index.name = f"stratum ({metric})"
+    return table

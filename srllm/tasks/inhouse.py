@@ -28,12 +28,40 @@ from .base import EvalContext, Item, Task, rate
 from .scorers import reference_perplexity
 
 
+def stratified_sample(rows: list[dict[str, Any]], n: int | None, floor: int, seed: int) -> list[dict[str, Any]]:
+    """A seeded sample of ``n`` rows stratified by (source, dimension): every stratum first gets ``floor``
+    rows (or all it has), the rest of ``n`` is shared in proportion to the strata's sizes. Without it, the
+    in-house sample is almost all ParaDetox (profanity) and measures detoxification, not debiasing."""
+    if n is None or n >= len(rows):
+        return list(rows)
+    strata: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        strata.setdefault((row["source"], row["dimension"]), []).append(row)
+    keys = sorted(strata)
+    floor = min(floor, n // len(keys))  # a sample smaller than the floors lowers them (a tiny test run)
+    take = {k: min(floor, len(strata[k])) for k in keys}
+    left = n - sum(take.values())
+    spare = {k: len(strata[k]) - take[k] for k in keys}
+    total_spare = sum(spare.values())
+    shares = {k: left * spare[k] / total_spare if total_spare else 0 for k in keys}
+    for k in keys:
+        take[k] += int(shares[k])
+    for k in sorted(keys, key=lambda k: shares[k] - int(shares[k]), reverse=True)[: n - sum(take.values())]:
+        take[k] += 1  # the largest remainders get the last rows
+    chosen: list[dict[str, Any]] = []
+    for k in keys:
+        chosen += sample(strata[k], take[k], seed, f"inhouse-{k[0]}-{k[1]}")
+    return chosen
+
+
 def load(ctx: EvalContext, n: int | None) -> list[Item]:
-    test = sample(load_split(ctx.run_dir, "test"), n, ctx.config.seed, "inhouse")
+    rows = load_split(ctx.run_dir, "test")
+    test = stratified_sample(rows, n, ctx.config.evaluation.inhouse_stratum_floor, ctx.config.seed)
     return [
-        {"item_id": r["source_id"], "group": r["dimension"], "input": r["input"], "reference": r["output"]}
+        {"item_id": r["source_id"], "group": r["dimension"], "input": r["input"], "reference": r["output"],
+         "stratum": f"{r['source']} / {r['dimension'] or 'none'}"}
         for r in test
-    ]
+    ]  # fmt: skip
 
 
 def joint_scores(frame: pd.DataFrame, output_ppl: np.ndarray, input_ppl: np.ndarray, ratio: float) -> pd.DataFrame:
@@ -56,7 +84,7 @@ def extra_scores(ctx: EvalContext, frame: pd.DataFrame) -> pd.DataFrame:
     return add_reference_scores(frame, ctx.judge)  # the TextDetox convention beside ParaDetox's J
 
 
-def summarise(frame: pd.DataFrame) -> dict[str, Any]:
+def _headline(frame: pd.DataFrame) -> dict[str, Any]:
     return {
         "n": int(len(frame)),
         "toxicity_mean": rate(frame.toxicity),
@@ -69,6 +97,14 @@ def summarise(frame: pd.DataFrame) -> dict[str, Any]:
         "J": rate(frame.j),
         "refusal_rate": rate(frame.refusal),
     }
+
+
+def summarise(frame: pd.DataFrame) -> dict[str, Any]:
+    """The pooled results, and the same per stratum (source / bias dimension) of the sample."""
+    result = _headline(frame)
+    if "stratum" in frame:
+        result["by_stratum"] = {str(k): _headline(rows) for k, rows in frame.groupby("stratum", sort=True)}
+    return result
 
 
 TASK = Task(

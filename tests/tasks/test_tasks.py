@@ -168,3 +168,16 @@ def test_online_judges_skip_without_key_and_never_show_it() -> None:
     judges, notes = enabled_online_judges(["perspective"], environ={PERSPECTIVE_KEY_ENV: secret})
     assert [j.name for j in judges] == ["perspective"] and notes == {}
     assert secret not in repr(judges[0]) and secret not in str(notes)
+
+
+def test_the_in_house_sample_gives_every_stratum_its_floor() -> None:
+    from srllm.tasks.inhouse import stratified_sample
+
+    rows = [{"source": "paradetox", "dimension": "toxicity", "i": i} for i in range(100)]
+    rows += [{"source": "srllm", "dimension": "ageism", "i": i} for i in range(3)]
+    rows += [{"source": "wnc", "dimension": "subjectivity", "i": i} for i in range(20)]
+    chosen = stratified_sample(rows, 30, floor=5, seed=0)
+    counts = {s: sum(r["source"] == s for r in chosen) for s in ("paradetox", "srllm", "wnc")}
+    assert len(chosen) == 30 and counts["srllm"] == 3 and counts["wnc"] >= 5
+    assert stratified_sample(rows, 30, floor=5, seed=0) == chosen  # seeded
+    assert len(stratified_sample(rows, 4, floor=5, seed=0)) == 4  # below the floors: they shrink
