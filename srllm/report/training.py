@@ -193,3 +193,12 @@ def loss_figure(run_dir: Path, methods: list[str]) -> plt.Figure:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def truncation_table(metrics: dict[str, Any], max_length: int) -> pd.DataFrame:
+    """Per source: training examples longer than training.max_length (their rewrite is cut in training)."""
+    rows = metrics.get("truncated_by_source", {})
+    table = pd.DataFrame(rows).T.rename(columns={"examples": "examples", "truncated": f"longer than {max_length} tokens",
+                                                 "share": "share cut", "median_tokens": "median tokens"})  # fmt: skip
+    table.index.name = "source"
+    return table

@@ -15,7 +15,8 @@ from ..core.monitor import PeakMemory
 from ..core.processes import end_with_parent
 from ..core.rundir import finish, load_split, sample
 from ..hub.cards import write_model_card
-from ..lm.models import resolve_base_model
+from ..lm.models import load_tokenizer, resolve_base_model
+from ..lm.prompts import training_example
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,31 @@ def _run_forwarding_output(command: list[str]) -> int:
     return process.returncode
 
 
+def truncated_share(records: list[dict[str, Any]], tokenizer: Any, max_length: int) -> dict[str, dict[str, float]]:
+    """Per source: training examples (system prompt + instruction + input + rewrite, in the chat template)
+    longer than ``training.max_length`` tokens, whose rewrite the model never sees end."""
+    by_source: dict[str, list[int]] = {}
+    for record in records:
+        example = training_example(record)
+        text = tokenizer.apply_chat_template(example["prompt"] + example["completion"], tokenize=False)
+        by_source.setdefault(record["source"], []).append(len(tokenizer(text, add_special_tokens=False).input_ids))
+    return {
+        source: {"examples": len(lengths), "truncated": sum(n > max_length for n in lengths),
+                 "share": sum(n > max_length for n in lengths) / len(lengths), "median_tokens": float(sorted(lengths)[len(lengths) // 2])}
+        for source, lengths in sorted(by_source.items())
+    }  # fmt: skip
+
+
 def train(config: StudyConfig, run_dir: Path, params_path: str | Path) -> dict[str, Any]:
     """Train every configured method (with every seed) on the training split; return metrics per model."""
 
     run_dir = Path(run_dir)
     base = resolve_base_model(config.model, config.seed)  # convert/create once, before the workers start
-    n_train = len(sample(load_split(run_dir, "train"), config.training.train_samples, config.seed, "train"))
+    records = sample(load_split(run_dir, "train"), config.training.train_samples, config.seed, "train")
+    n_train = len(records)
     n_val = len(sample(load_split(run_dir, "validation"), config.training.val_samples, config.seed, "val"))
-    metrics: dict[str, Any] = {"base_model": str(base), "train_records": n_train, "val_records": n_val}
+    metrics: dict[str, Any] = {"base_model": str(base), "train_records": n_train, "val_records": n_val,
+                               "truncated_by_source": truncated_share(records, load_tokenizer(base), config.training.max_length)}  # fmt: skip
     for trained in config.trained_models():
         log.info("training %s (seed %d) on %d records (%d process(es))", trained.name, trained.seed, n_train,
                  config.training.num_processes)  # fmt: skip
