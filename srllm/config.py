@@ -242,9 +242,15 @@ class DatasetConfig(_Section):
 
 
 class JudgeConfig(_Section):
+    kind: Literal["finetuned", "embedding"] = Field(
+        "finetuned",
+        description="'finetuned': all-MiniLM-L6-v2 fine-tuned end to end and stacked with the profanity signal (the study's "
+        "judge); 'embedding': the frozen sentence embeddings + logistic regression it replaced (for comparison).",
+    )
     max_per_class_per_source: int | None = Field(
         None, gt=0, description="Cap on training sentences per class and source for the toxicity judge (None: all)."
     )
+    finetune_steps: int = Field(150, gt=0, description="Optimizer steps of 32 sentences for the fine-tuned judge.")
 
 
 class EvaluationConfig(_ResolvesDtype):

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import random
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..config import StudyConfig
@@ -255,8 +257,14 @@ def train_method(
     if resume:
         log.info("resuming %s from %s", method, resume)
     with score_completion_positions_only():
-        # The validation loss before any step: the base model's, the point the loss curve starts from.
-        val_before = None if resume else float(trainer.evaluate()["eval_loss"])
+        # The validation loss before any step: the base model's, the point the loss curve starts from. The
+        # random state is put back afterwards, so training draws what it would have drawn without it (and a
+        # resumed run, which skips this, ends bit for bit where an uninterrupted one does).
+        val_before = None
+        if not resume:
+            states = (random.getstate(), np.random.get_state(), torch.random.get_rng_state())
+            val_before = float(trainer.evaluate()["eval_loss"])
+            random.setstate(states[0]), np.random.set_state(states[1]), torch.random.set_rng_state(states[2])
         started = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         seconds = time.perf_counter() - started

@@ -156,8 +156,9 @@ def length_figure(rows: list[dict[str, Any]]) -> plt.Figure:
 def calibration_figure(validation: dict[str, Any]) -> plt.Figure:
     """Reliability diagram of the judge (and of ToxiGen-HateBERT) on the 940 human-labelled statements."""
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    for key, label in (("reliability_judge", "our judge"), ("reliability_hatebert", "ToxiGen-HateBERT")):
-        curve = validation.get(key)
+    curves = [(v.get("reliability_judge"), label) for label, v in _judges(validation)]
+    curves.append((validation.get("reliability_hatebert"), "ToxiGen-HateBERT"))
+    for curve, label in curves:
         if curve:
             ax.plot(curve["predicted"], curve["observed"], marker="o", label=f"{label} (Brier {curve['brier']:.3f})")
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect calibration")
@@ -169,38 +170,83 @@ def calibration_figure(validation: dict[str, Any]) -> plt.Figure:
 
 
 def group_auroc_table(validation: dict[str, Any]) -> pd.DataFrame:
-    """AUROC per ToxiGen target group: our judge beside ToxiGen-HateBERT."""
-    table = pd.DataFrame(
-        {
-            "n": validation["n_by_group"],
-            "our judge": validation["auroc_by_group"],
-            "ToxiGen-HateBERT": validation["auroc_by_group_hatebert"],
-        }
-    )
+    """AUROC per ToxiGen target group: the study's judge, the one it replaced, and ToxiGen-HateBERT."""
+    columns = {"n": validation["n_by_group"]}
+    for label, v in _judges(validation):
+        columns[label] = v.get("auroc_by_group", {})
+    columns["ToxiGen-HateBERT"] = validation["auroc_by_group_hatebert"]
+    table = pd.DataFrame(columns)
     table.index.name = "target group"
     return table.round(3)
 
 
+JUDGE_NAMES = {"finetuned": "fine-tuned MiniLM + profanity (the study's)", "embedding": "MiniLM embeddings + logistic regression (the old judge)"}
+
+
+def _judges(validation: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, its validation fields) of the study's judge and of the one it is compared with."""
+    kind = validation.get("kind", "embedding")
+    found = [(JUDGE_NAMES.get(kind, kind), validation)]
+    compared = validation.get("compared")
+    if compared:
+        found.append((JUDGE_NAMES.get(compared["kind"], compared["kind"]), compared))
+    return found
+
+
 def judge_table(validation: dict[str, Any]) -> pd.DataFrame:
-    rows = {
-        "our judge (MiniLM + logistic regression)": validation["auroc_toxigen_human"],
-        "ToxiGen-HateBERT (scores shipped with the data)": validation["auroc_hatebert_reference"],
-    }
+    """Each toxicity scorer: AUROC against the 940 human labels (with its bootstrap 95% interval), Brier
+    score, rank correlation with Perspective on the 993 prompts, and the largest gap in false-positive rate
+    between target groups on the benign statements."""
+    checks = validation.get("checks", {})
+    rows = {}
+    for (label, v), kind in zip(_judges(validation), [validation.get("kind"), (validation.get("compared") or {}).get("kind")]):
+        auroc = checks.get(kind, {}).get("auroc", {})
+        gap = checks.get(kind, {}).get("largest_fpr_gap", {})
+        rows[label] = {
+            "AUROC, 940 human labels": v["auroc_toxigen_human"],
+            "95% CI": f"[{auroc['low']:.3f}, {auroc['high']:.3f}]" if auroc.get("low") is not None else "n/a",
+            "Brier": v.get("reliability_judge", {}).get("brier"), "Spearman, Perspective (993)": v.get("spearman_perspective"),
+            "largest FPR gap between groups": gap.get("estimate"),
+        }  # fmt: skip
+    hatebert = checks.get("hatebert", {}).get("auroc", {})
+    rows["ToxiGen-HateBERT (scores shipped with the data)"] = {
+        "AUROC, 940 human labels": validation["auroc_hatebert_reference"],
+        "95% CI": f"[{hatebert['low']:.3f}, {hatebert['high']:.3f}]" if hatebert.get("low") is not None else "n/a",
+        "Brier": validation.get("reliability_hatebert", {}).get("brier"), "Spearman, Perspective (993)": None,
+        "largest FPR gap between groups": None,
+    }  # fmt: skip
     if validation.get("auroc_profanity_check") is not None:
-        rows["alt-profanity-check"] = validation["auroc_profanity_check"]
-    table = pd.DataFrame({"AUROC vs human labels (940 ToxiGen statements)": rows})
+        rows["alt-profanity-check"] = {"AUROC, 940 human labels": validation["auroc_profanity_check"], "95% CI": "n/a", "Brier": None,
+                                       "Spearman, Perspective (993)": validation.get("spearman_perspective_profanity_check"),
+                                       "largest FPR gap between groups": None}  # fmt: skip
+    table = pd.DataFrame(rows).T
     table.index.name = "toxicity scorer"
-    return table.round(3)
+    return table
+
+
+def false_positive_table(validation: dict[str, Any]) -> pd.DataFrame:
+    """Per target group: benign statements and the share each judge calls toxic (P > 0.5)."""
+    checks = validation.get("checks", {})
+    columns = {}
+    for kind, name in (("hatebert", "ToxiGen-HateBERT"), *[(k, JUDGE_NAMES.get(k, k)) for k in checks if k != "hatebert" and isinstance(checks[k], dict)]):
+        rates = checks.get(kind, {}).get("false_positive_rate_by_group", {})
+        if rates:
+            columns[name] = {g: v["rate"] for g, v in rates.items()}
+            columns["benign statements"] = {g: v["n"] for g, v in rates.items()}
+    table = pd.DataFrame(columns)
+    table.index.name = "target group"
+    return table
 
 
 def roc_figure(validation: dict[str, Any]) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    for key, label in (("roc_judge", "our judge"), ("roc_hatebert", "ToxiGen-HateBERT")):
-        curve = validation.get(key)
+    curves = [(v.get("roc_judge"), f"{label}, AUROC {v['auroc_toxigen_human']:.3f}") for label, v in _judges(validation)]
+    curves.append((validation.get("roc_hatebert"), f"ToxiGen-HateBERT, AUROC {validation['auroc_hatebert_reference']:.3f}"))
+    for curve, label in curves:
         if curve:
             ax.plot(curve["fpr"], curve["tpr"], label=label)
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Toxicity judges on 940 human labels")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     return fig

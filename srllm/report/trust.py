@@ -134,10 +134,21 @@ def _retention_agreement(run_dir: Path) -> list[dict[str, Any]]:
     return [{"measure": f"`{a}`", **{f"`{b}`": fmt(corr.loc[a, b], 2) for b in columns}} for a in columns]
 
 
-def _fpr_rows(validation: dict[str, Any]) -> list[dict[str, Any]]:
-    fpr = validation.get("false_positive_rate_by_group", {})
-    return [{"group": group, "benign statements": v.get("n"), "false-positive rate": fmt(v.get("rate")),
+def _fpr_rows(validation: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    checks = validation.get("checks", {}).get(validation.get("kind", ""), {})
+    fpr = checks.get(key, {})
+    return [{"group": group, "benign texts": v.get("n"), "called toxic": fmt(v.get("rate")),
              "95% CI": interval(v.get("low"), v.get("high"))} for group, v in sorted(fpr.items())]  # fmt: skip
+
+
+def _gap_sentence(validation: dict[str, Any]) -> str:
+    gap = validation.get("checks", {}).get(validation.get("kind", ""), {}).get("largest_fpr_gap")
+    if not gap:
+        return ""
+    return (f"The largest gap between two groups' false-positive rates is {fmt(gap['estimate'])} ({gap['max_group']} vs "
+            f"{gap['min_group']}; bias-corrected {fmt(gap.get('bias_corrected_estimate'))}, BCa 95% interval "
+            f"{interval(gap['bca']['low'], gap['bca']['high'])}, permutation p = {fmt(gap['permutation_p'])}). A per-group toxicity "
+            "difference smaller than this cannot be told apart from the judge's own bias.")
 
 
 def trust_page(run_dir: Path, stage: Path) -> str:
@@ -205,11 +216,15 @@ named" counts a rewrite as keeping the meaning only when it also keeps the group
 {table(_erasure_rows(evaluated))}
 ## The judge's own bias
 
-The false-positive rate of the toxicity judge (P(toxic) > 0.5) on benign statements, per target group:
-a per-group toxicity difference smaller than the spread of these rates may be the judge's, not the
-systems'.
+The false-positive rate of the toxicity judge (P(toxic) > 0.5) on benign text per group: the benign
+statements of the 940 human-labelled ToxiGen rows by target group, and BOLD's Wikipedia sentences about
+people of each group (read as benign). A per-group toxicity difference smaller than the spread of these
+rates may be the judge's, not the systems'. {_gap_sentence(judge)}
 
-{table(_fpr_rows(judge))}
+{table(_fpr_rows(judge, "false_positive_rate_by_group"))}
+BOLD's Wikipedia sentences, by group:
+
+{table(_fpr_rows(judge, "false_positive_rate_bold_by_group"))}
 ## StereoSet: the scoring convention
 
 StereoSet's official pipeline scores intersentence items with a next-sentence-prediction head, which a

@@ -28,7 +28,9 @@ from ..corpus.build import (
 )
 from ..data.datadir import DataDir
 from ..hub.cards import dataset_card
-from ..judges.toxicity import load_or_train_judge, validate_judge
+from ..judges.choice import load_judge
+from ..judges.toxicity import validate_judge
+from ..validation.judge_checks import check_judges
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     records = [r for r in records if r["input"] not in flagged and r["output"] not in flagged]
     lap("leakage")
 
-    judge, judge_report = load_or_train_judge(data, config.judge.max_per_class_per_source, config.seed)
+    judge, judge_report = load_judge(config.judge, data, config.seed)
     lap("judge")
     table = annotate_texts([t for r in records for t in (r["input"], r["output"])], judge)
     lap("annotate")
@@ -104,6 +106,14 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     write_json(out / "schema.json", SCHEMA)
 
     validation = validate_judge(judge, data)
+    # The judge it replaced, validated the same way beside it (the book shows them side by side).
+    other_kind = "embedding" if config.judge.kind == "finetuned" else "finetuned"
+    other, other_report = load_judge(config.judge, data, config.seed, kind=other_kind)
+    validation["compared"] = {"kind": other_kind, "version": other.version, **{
+        k: v for k, v in validate_judge(other, data).items() if k.startswith(("auroc", "spearman", "reliability_judge", "roc_judge"))}}
+    validation["checks"] = check_judges({config.judge.kind: judge, other_kind: other}, data,
+                                        config.evaluation.bootstrap_resamples, config.seed)  # fmt: skip
+    validation["kind"] = config.judge.kind
     write_json(out / "judge_validation.json", validation)
     lap("save_and_validate")
 
@@ -161,6 +171,12 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
             "auroc_hatebert_reference": validation["auroc_hatebert_reference"],
             "auroc_profanity_check": validation.get("auroc_profanity_check"),
             "spearman_perspective": validation["spearman_perspective"],
+            "kind": config.judge.kind,
+            "auroc_ci": validation["checks"][config.judge.kind]["auroc"],
+            "largest_false_positive_gap": validation["checks"][config.judge.kind]["largest_fpr_gap"]["estimate"],
+            "compared": {"kind": other_kind, "auroc_toxigen_human": validation["compared"]["auroc_toxigen_human"],
+                         "spearman_perspective": validation["compared"]["spearman_perspective"],
+                         "training_seconds": other_report.get("train_seconds")},
             "training": judge_report,
         },
     }

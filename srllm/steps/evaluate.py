@@ -29,10 +29,10 @@ from ..core.progress import report
 from ..core.rundir import finish, step_dir
 from ..data.datadir import DataDir
 from ..hub.cards import trained_metrics, write_model_card
+from ..judges.choice import load_judge
 from ..judges.embedder import get_embedder
 from ..judges.online import enabled_online_judges
 from ..judges.profanity import toxic_lexicon
-from ..judges.toxicity import load_or_train_judge
 from ..lm.generation import generate_continuations, generate_rewrites
 from ..lm.models import resolve_base_model
 from ..tasks import EvalContext, Item, Task, sample_size, selected_tasks
@@ -126,7 +126,7 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     shard = current_shard()
     data = DataDir.resolve(config.data_dir)
     out = step_dir(run_dir, "evaluate")
-    judge, _ = load_or_train_judge(data, config.judge.max_per_class_per_source, config.seed)
+    judge, _ = load_judge(config.judge, data, config.seed)
     get_embedder()
     systems, skipped = resolve_systems(config, run_dir)
     online, online_notes = enabled_online_judges(list(ev.online_judges))

@@ -10,7 +10,14 @@ import pandas as pd
 from ..config import SEED_SUFFIX, StudyConfig, reference_system
 from ..core.io import read_json
 from ..core.rundir import finish, load_per_example
-from ..core.stats import ALTERNATIVE_BINARY, ALTERNATIVE_CONTINUOUS, compare_paired, group_disparity, spread, system_intervals
+from ..core.stats import (
+    ALTERNATIVE_BINARY,
+    ALTERNATIVE_CONTINUOUS,
+    compare_paired,
+    group_disparity,
+    spread,
+    system_intervals,
+)
 
 SIGNIFICANT = 0.05  # Holm-corrected p-value below which a seed counts as significant
 

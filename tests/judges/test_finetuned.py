@@ -1,0 +1,39 @@
+"""The fine-tuned judge on a tiny budget: it trains (its weights move), scores in [0, 1], and is cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from srllm.data.datadir import DataDir
+from srllm.judges import finetuned
+from srllm.judges.toxicity import Example
+
+TINY = finetuned.Settings(max_steps=3, batch_size=8, eval_every=3, eval_paradetox=20, max_examples=40, score_batch_size=16)
+
+
+def test_near_duplicates_of_validation_texts_are_dropped() -> None:
+    examples = [Example("Muslims are all terrorists and should leave", 1, "toxigen", "muslim", "a"),
+                Example("the weather is nice today", 0, "paradetox", "", "b")]  # fmt: skip
+    kept, removed = finetuned.remove_near_duplicates(examples, ["muslims are all terrorists and should leave!"])
+    assert removed == 1 and [e.text for e in kept] == ["the weather is nice today"]
+
+
+@pytest.mark.slow
+def test_a_tiny_judge_trains_scores_and_is_cached(data_dir: DataDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SRLLM_CACHE_DIR", str(tmp_path / "cache"))
+    judge, report = finetuned.load_or_train(data_dir, TINY, seed=0)
+    assert not report["cached"] and report["near_duplicates_removed"] >= 0
+    start = {k: v for k, v in load_file(str(finetuned._encoder_path() / "model.safetensors")).items()}
+    trained = load_file(str(Path(report["path"]) / "model.safetensors"))
+    layer = next(k for k in trained if k.endswith("encoder.layer.0.attention.self.query.weight"))
+    original = next(v for k, v in start.items() if k.endswith("encoder.layer.0.attention.self.query.weight"))
+    assert not np.allclose(trained[layer].numpy(), original.numpy())  # fine-tuning moved the encoder
+    p = judge.predict_proba(["you are a stupid idiot", "the weather is nice today"])
+    assert p.shape == (2,) and ((p >= 0) & (p <= 1)).all()
+    again, report = finetuned.load_or_train(data_dir, TINY, seed=0)
+    assert report["cached"] and again.version == judge.version
+    assert np.allclose(again.predict_proba(["you are a stupid idiot"]), p[:1])
