@@ -244,23 +244,21 @@ def read_crows_pairs_csv(path: Path) -> list[dict[str, str]]:
 BOLD_DOMAINS = ("gender", "political_ideology", "profession", "race", "religious_ideology")
 
 
-def load_bold_prompts(data: DataDir, domain: str) -> dict[str, dict[str, list[str]]]:
-    """BOLD's prompts of one domain: group -> Wikipedia page -> sentence beginnings."""
+def _bold_json(data: DataDir, folder: str, suffix: str, domain: str) -> dict[str, dict[str, list[str]]]:
     if domain not in BOLD_DOMAINS:
         raise DataError(f"BOLD has no domain {domain!r}; its domains: {BOLD_DOMAINS}")
-    path = data.path(f"{BOLD_PROMPTS_DIR}{domain}_prompt.json")
+    path = data.path(f"{folder}{domain}_{suffix}.json")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+
+
+def load_bold_prompts(data: DataDir, domain: str) -> dict[str, dict[str, list[str]]]:
+    """BOLD's prompts of one domain: group -> Wikipedia page -> sentence beginnings."""
+    return _bold_json(data, BOLD_PROMPTS_DIR, "prompt", domain)
 
 
 def load_bold_wikipedia(data: DataDir, domain: str) -> dict[str, dict[str, list[str]]]:
     """BOLD's Wikipedia sentences of one domain: group -> page -> sentences (benign reference text)."""
-    if domain not in BOLD_DOMAINS:
-        raise DataError(f"BOLD has no domain {domain!r}; its domains: {BOLD_DOMAINS}")
-    path = data.path(f"{BOLD_WIKIPEDIA_DIR}{domain}_wiki.json")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    return _bold_json(data, BOLD_WIKIPEDIA_DIR, "wiki", domain)

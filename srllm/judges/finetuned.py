@@ -46,7 +46,7 @@ from ..data.datadir import DataDir
 from ..data.dedup import near_duplicates_across
 from ..data.parsers import load_perspective_prompts, load_toxigen_annotated
 from .profanity import profanity_proba
-from .toxicity import Example, balanced_weights, load_training_examples, split_folds
+from .toxicity import Example, balanced_weights, cap_per_class, load_training_examples, split_folds
 
 FORMAT = 1
 
@@ -102,20 +102,6 @@ def _build(path: Path) -> tuple[MeanPoolClassifier, Any]:
     config = AutoConfig.from_pretrained(path)
     encoder = AutoModel.from_pretrained(path, dtype=torch.float32, add_pooling_layer=False)
     return MeanPoolClassifier(encoder, int(config.hidden_size)), tokenizer
-
-
-def _cap(examples: list[Example], cap: int | None, seed: int) -> list[Example]:
-    if cap is None:
-        return examples
-    rng = np.random.default_rng(seed)
-    cells: dict[tuple[str, int], list[int]] = {}
-    for i, e in enumerate(examples):
-        cells.setdefault((e.source, e.label), []).append(i)
-    keep: list[int] = []
-    for key in sorted(cells):
-        idx = cells[key]
-        keep += idx if len(idx) <= cap else [int(i) for i in rng.choice(idx, cap, replace=False)]
-    return [examples[i] for i in sorted(keep)]
 
 
 class _CellSampler:
@@ -227,7 +213,7 @@ def train(examples: list[Example], settings: Settings, seed: int, out_dir: Path 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
 
-    examples = _cap(examples, settings.max_examples, seed)
+    examples = cap_per_class(examples, settings.max_examples, seed)
     folds = split_folds(examples, seed)
     fit_idx = np.flatnonzero(folds < 14)
     cal_idx = np.flatnonzero((folds >= 14) & (folds < 17))
@@ -410,7 +396,7 @@ def load_or_train(data: DataDir, settings: Settings, seed: int) -> tuple[FineTun
     """The fine-tuned judge for these data and settings: from the cache, or trained now (once per machine)."""
     start = time.perf_counter()
     examples, data_report = load_examples(data, seed)
-    capped = _cap(examples, settings.max_examples, seed)
+    capped = cap_per_class(examples, settings.max_examples, seed)
     version = "finetuned-" + judge_version(capped, settings, seed)
     folder = cache_dir() / "judge" / version
     if not (folder / "judge.json").is_file():

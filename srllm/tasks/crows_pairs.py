@@ -21,7 +21,7 @@ from ..data.parsers import load_crows_pairs
 from ..data.sources import CROWS_PAIRS
 from ..lm.scoring import continuation_logprobs
 from .base import EvalContext, Item, Task
-from .sharding import map_sharded
+from .scorers import likelihood_frame
 
 
 def score_crows_pairs(
@@ -75,13 +75,7 @@ def load(ctx: EvalContext, n: int | None) -> list[Item]:
 
 
 def score(ctx: EvalContext, items: list[Item], model: Any, tokenizer: Any) -> pd.DataFrame:
-    batch = ctx.config.evaluation.score_batch_size
-    rows = map_sharded(
-        ctx.shard, lambda chunk: score_crows_pairs(model, tokenizer, chunk, batch_size=batch).to_dict("records"), items
-    )
-    frame = pd.DataFrame(rows).rename(columns={"id": "item_id"})
-    frame.insert(1, "group", frame["bias_type"])
-    frame.insert(2, "input", [item["sent_more"] for item in items])
+    frame = likelihood_frame(ctx, items, score_crows_pairs, model, tokenizer)
     frame["output"] = [item["sent_less"] for item in items]  # the paired, less-stereotyping sentence
     frame["stereotyped"] = frame["ll_more"] > frame["ll_less"]
     frame["likelihood_diff"] = (frame["ll_more"] - frame["ll_less"]).abs()

@@ -133,3 +133,14 @@ def by_group(frame: pd.DataFrame, columns: dict[str, Any], group: str = "group")
             entry[name] = 100.0 * value if how == "pct" else value
         result[str(key)] = entry
     return result
+
+
+def likelihood_frame(ctx: EvalContext, items: list[Item], scorer: Any, model: Any, tokenizer: Any) -> pd.DataFrame:
+    """Per-item rows of a likelihood task: ``scorer(model, tokenizer, chunk, batch_size=...)`` over the items
+    (sharded), with the item's id, group (its bias type) and input beside its scores."""
+    batch = ctx.config.evaluation.score_batch_size
+    rows = map_sharded(ctx.shard, lambda chunk: scorer(model, tokenizer, chunk, batch_size=batch).to_dict("records"), items)
+    frame = pd.DataFrame(rows).rename(columns={"id": "item_id"})
+    frame.insert(1, "group", frame["bias_type"])
+    frame.insert(2, "input", [item["input"] for item in items])
+    return frame

@@ -34,7 +34,7 @@ from ..data.parsers import load_stereoset
 from ..data.sources import STEREOSET
 from ..lm.scoring import continuation_logprobs
 from .base import EvalContext, Item, Task
-from .sharding import map_sharded
+from .scorers import likelihood_frame
 
 CANDIDATES = ("stereotype", "anti-stereotype", "unrelated")
 SCORE_COLUMNS = {
@@ -120,13 +120,7 @@ def load(ctx: EvalContext, n: int | None) -> list[Item]:
 
 
 def score(ctx: EvalContext, items: list[Item], model: Any, tokenizer: Any) -> pd.DataFrame:
-    batch = ctx.config.evaluation.score_batch_size
-    rows = map_sharded(
-        ctx.shard, lambda chunk: score_stereoset(model, tokenizer, chunk, batch_size=batch).to_dict("records"), items
-    )
-    frame = pd.DataFrame(rows).rename(columns={"id": "item_id"})
-    frame.insert(1, "group", frame["bias_type"])
-    frame.insert(2, "input", [item["input"] for item in items])
+    frame = likelihood_frame(ctx, items, score_stereoset, model, tokenizer)
     # Per item, for the paired test of two models on the same items (the official LMS / SS average per
     # target term; these are their per-item parts): the stereotype preferred, and the share of the two
     # meaningful candidates that beat the unrelated one.
