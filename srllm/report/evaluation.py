@@ -193,3 +193,15 @@ def stratum_table(metrics: dict[str, Any], metric: str = "J") -> pd.DataFrame:
     table.insert(0, "n", pd.Series(sizes))
     table.index.name = f"stratum ({metric})"
     return table
+
+
+def judge_bias_table(metrics: dict[str, Any], validation: dict[str, Any], task: str = "toxigen_rewrite") -> pd.DataFrame:
+    """Per group of a task: each system's mean toxicity beside the judge's own false-positive rate on that
+    group's benign statements (a per-group difference smaller than the judge's spread is not evidence)."""
+    checks = validation.get("checks", {}).get(validation.get("kind", ""), {})
+    fpr = {g: v["rate"] for g, v in checks.get("false_positive_rate_by_group", {}).items()}
+    matrix = group_matrix(metrics, task)
+    if matrix.empty:
+        return matrix
+    matrix.insert(0, "judge's false-positive rate on the group's benign statements", pd.Series(fpr))
+    return matrix

@@ -36,7 +36,7 @@ def stratified_sample(rows: list[dict[str, Any]], n: int | None, floor: int, see
         return list(rows)
     strata: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
-        strata.setdefault((row["source"], row["dimension"]), []).append(row)
+        strata.setdefault((row.get("source", ""), row.get("dimension", "")), []).append(row)
     keys = sorted(strata)
     floor = min(floor, n // len(keys))  # a sample smaller than the floors lowers them (a tiny test run)
     take = {k: min(floor, len(strata[k])) for k in keys}
@@ -59,7 +59,7 @@ def load(ctx: EvalContext, n: int | None) -> list[Item]:
     test = stratified_sample(rows, n, ctx.config.evaluation.inhouse_stratum_floor, ctx.config.seed)
     return [
         {"item_id": r["source_id"], "group": r["dimension"], "input": r["input"], "reference": r["output"],
-         "stratum": f"{r['source']} / {r['dimension'] or 'none'}"}
+         "stratum": f"{r.get('source', '')} / {r['dimension'] or 'none'}"}
         for r in test
     ]  # fmt: skip
 

@@ -29,7 +29,7 @@ def test_every_notebook_of_the_pipeline_ran_without_an_error(smoke_run: Path) ->
 
 def test_the_run_metrics_hold_one_section_per_step(smoke_run: Path) -> None:
     metrics = read_json(smoke_run / "metrics.json")
-    assert list(metrics)[: len(STEPS)] == list(STEPS)
+    assert set(STEPS) <= set(metrics)
     assert metrics["dataset"]["n_pairs"] > 0
     assert metrics["merge"]["max_abs_logit_diff"] < 1e-4
 
@@ -128,7 +128,7 @@ def test_further_seeds_give_the_spread_beside_the_tests(smoke_run: Path) -> None
 def test_the_manifest_records_what_repeats_the_run(smoke_run: Path) -> None:
     manifest = read_json(smoke_run / "manifest.json")
     assert manifest["params"]["run_name"] == "smoke"
-    assert list(manifest["steps"]) == list(STEPS)
+    assert set(manifest["steps"]) == set(STEPS)
     assert all(s["wall_seconds"] > 0 and s["peak_rss_mb"] > 0 for s in manifest["steps"].values())
     assert "srllm_mbias/eval/train-500-debiased-evaluation.csv" in manifest["data_files_sha256"]
     assert manifest["packages"]["torch"].startswith("2.13.0")

@@ -22,7 +22,8 @@ from srllm.config import STEPS, pipeline_step
 from srllm.core.io import read_json
 
 # Keys whose values are measurements of time or memory (or say how a run got there), not results.
-VOLATILE = re.compile(r"seconds|per_s|rss|runtime|_at$|time|resumed_from|memory_mb|throughput|items_per")
+# Timings, and where a cache was found rather than filled (the uninterrupted run trained the judge the resumed one reuses).
+VOLATILE = re.compile(r"seconds|per_s|rss|runtime|_at$|time|resumed_from|memory_mb|throughput|items_per|^cached$|^path$")
 
 
 def without_timings(value: Any, path: str = "") -> dict[str, Any]:
