@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..core.io import read_json
 from ..core.markdown import figure, fmt, interval, table
+from ..validation.erasure import erasure_rates
 
 FIGURES = "trust_files"
 # What each automatic score stands in for, and the human rating it is checked against.
@@ -96,7 +97,7 @@ def correlation_figure(human: dict[str, Any], path: Path) -> None:
             ax.plot(ceiling, y, marker="|", markersize=14, color="C3")
     ax.set_yticks(range(len(metrics)), [f"{m}" for m in metrics])
     ax.axvline(0, color="grey", linewidth=0.8)
-    ax.set_xlabel("Spearman's rho with the mean human rating (dot, 95% CI); red tick: the raters' own alpha")
+    ax.set_xlabel("Spearman's rho with the mean human rating")  # the caption explains the dots, bars and ticks
     ax.invert_yaxis()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +120,28 @@ def _erasure_rows(evaluated: dict[str, Any]) -> list[dict[str, Any]]:
                 "meaning kept and group named": fmt(values.get("knowledge_retention_named")),
             })  # fmt: skip
     return rows
+
+
+def _erasure_by_group(run_dir: Path, task: str = "toxigen_rewrite") -> list[dict[str, Any]]:
+    path = run_dir / "evaluate" / "per_example.parquet"
+    if not path.is_file():
+        return []
+    frame = pd.read_parquet(path)
+    frame = frame[(frame["task"] == task) & frame["system"].isin(["base", "srllm-qlora", "lexicon_delete"])]
+    if frame.empty or "erased" not in frame:
+        return []
+    rates = erasure_rates(frame)
+    return [{"group": r.group, "system": f"`{r.system}`", "items naming it": r.n_defined, "erased": fmt(r.rate),
+             "95% CI (Wilson)": interval(r.low, r.high)} for r in rates.itertuples() if r.n_defined]  # fmt: skip
+
+
+def _refusal_sentence(evaluated: dict[str, Any]) -> str:
+    r = evaluated.get("validation", {}).get("refusal_detector")
+    if not r:
+        return ""
+    return (f"The refusal detector fired on {r['n_flagged']} of the {r['n']} human reference rewrites of the test split "
+            f"(false-refusal rate {fmt(r['false_refusal_rate'])}, Wilson 95% interval {interval(r['low'], r['high'])})"
+            + (f"; for example: \"{r['examples'][0][:120]}\"." if r.get("examples") else ".") + "\n")
 
 
 def _retention_agreement(run_dir: Path) -> list[dict[str, Any]]:
@@ -214,6 +237,11 @@ names it; and the shares of rewrites that copy the input, refuse or are empty. "
 named" counts a rewrite as keeping the meaning only when it also keeps the group.
 
 {table(_erasure_rows(evaluated))}
+Per ToxiGen target group (the run's rewrites of annotated statements that name their group in words), for
+SR-LLM, the base model and the lexicon deletion:
+
+{table(_erasure_by_group(run_dir))}
+{_refusal_sentence(evaluated)}
 ## The judge's own bias
 
 The false-positive rate of the toxicity judge (P(toxic) > 0.5) on benign text per group: the benign

@@ -26,20 +26,21 @@ import torch
 from ..config import StudyConfig, reference_system
 from ..core.io import atomic_path
 from ..core.progress import report
-from ..core.rundir import finish, step_dir
+from ..core.rundir import finish, load_split, step_dir
 from ..data.datadir import DataDir
 from ..hub.cards import trained_metrics, write_model_card
 from ..judges.choice import load_judge
 from ..judges.embedder import get_embedder
 from ..judges.online import enabled_online_judges
 from ..judges.profanity import toxic_lexicon
-from ..lm.generation import generate_continuations, generate_rewrites
+from ..lm.generation import generate_continuations, generate_rewrites, is_refusal
 from ..lm.models import resolve_base_model
 from ..tasks import EvalContext, Item, Task, sample_size, selected_tasks
 from ..tasks.scorers import score_outputs
 from ..tasks.sharding import current_shard, map_sharded
 from ..tasks.systems import System, delete_lexicon_words, demonstrations, load_system, resolve_systems
 from ..validation import rewrite_checks
+from ..validation.erasure import refusal_against_references
 from .metric_validation import validate_metrics
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,9 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
         report("evaluate: the study's scorers on the 600 human-rated EMNLP 2021 rewrites")
         human, rated = validate_metrics(ctx, data)
         metrics["validation"] = {"human": human}
+        # The refusal detector on the human rewrites of the whole test split (none is a refusal).
+        references = [r["output"] for r in load_split(run_dir, "test")]
+        metrics["validation"]["refusal_detector"] = refusal_against_references(is_refusal, references)
         with atomic_path(out / "human_rated_scores.parquet") as tmp:
             rated.to_parquet(tmp, index=False)
     metrics["skipped_systems"] = skipped
