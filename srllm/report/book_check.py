@@ -127,6 +127,13 @@ def check_book(root: str | Path, screenshots: str | Path | None = None) -> dict[
                     found.append(f"broken link: {href}")
                 elif fragment and relative.endswith(".html") and not _anchor_exists(root, relative, fragment):
                     found.append(f"broken anchor: {href}")
+            # A table must fit the page's text column: one wider scrolls sideways, and its last columns go unread.
+            too_wide = page.evaluate(
+                "Array.from(document.querySelectorAll('main table')).map((t, i) => {"
+                " const box = (t.closest('article') || t.closest('main')).getBoundingClientRect();"
+                " return [i, Math.round(t.scrollWidth), Math.round(box.width)]; }).filter(([i, w, c]) => w > c + 2)"
+            )
+            found += [f"table {i} is wider than the page ({width} px in {column} px)" for i, width, column in too_wide]
             if page_path.startswith(RESULTS_PAGES):
                 tables = page.evaluate(
                     "Array.from(document.querySelectorAll('main table')).map(t => t.querySelectorAll('tbody tr').length)"

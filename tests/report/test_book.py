@@ -32,10 +32,12 @@ def test_book_check_catches_a_broken_page(smoke_book: Path, tmp_path: Path) -> N
     broken = tmp_path / "html"
     shutil.copytree(smoke_book, broken)
     page = broken / "book" / "method.html"
-    page.write_text(page.read_text().replace("</main>", '<a href="nowhere.html">x</a><img src="missing.png" alt="a"></main>', 1))
+    wide = "<table><tr>" + "".join(f'<td style="white-space: nowrap">column{i:03d}-{"x" * 20}</td>' for i in range(40)) + "</tr></table>"
+    page.write_text(page.read_text().replace("</main>", f'<a href="nowhere.html">x</a><img src="missing.png" alt="a">{wide}</main>', 1))
     problems = check_book(broken, tmp_path / "shots")
     assert any("broken link" in p for p in problems["book/method.html"])
     assert any("image did not load" in p for p in problems["book/method.html"])
+    assert any("wider than the page" in p for p in problems["book/method.html"])  # a table scrolling off the page
 
 
 @pytest.mark.slow
