@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -120,16 +120,17 @@ class ScoreCache:
 class RateLimiter:
     """At most ``per_second`` requests a second, spaced evenly (a quota counts requests, cached texts are free)."""
 
-    def __init__(self, per_second: float):
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.interval = 1.0 / per_second
         self._next = 0.0
         self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep  # injectable, so a test can check the spacing without timing it
 
     def wait(self) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             if now < self._next:
-                time.sleep(self._next - now)
+                self._sleep(self._next - now)
                 now = self._next
             self._next = now + self.interval
 

@@ -24,6 +24,7 @@ from srllm.judges.online import (
     PERSPECTIVE_URL_ENV,
     ModerationJudge,
     PerspectiveJudge,
+    RateLimiter,
     ScoreCache,
     enabled_online_judges,
 )
@@ -160,12 +161,25 @@ def test_moderation_batches_texts_and_scores_hate_and_harassment(service: FakeSe
 
 
 def test_requests_are_spaced_to_the_rate_limit(service: FakeService, tmp_path: Path) -> None:
+    # A fake clock: the limiter's sleeps move it, so the spacing is checked exactly, not timed.
+    clock = {"now": 100.0}
+    released: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        clock["now"] += seconds
+
+    limiter = RateLimiter(10.0, clock=lambda: clock["now"], sleep=sleep)  # 10 requests a second
+    for _ in range(4):
+        limiter.wait()
+        released.append(clock["now"])
+        clock["now"] += 0.01  # each request takes 10 ms
+    assert [round(b - a, 6) for a, b in zip(released, released[1:])] == [0.1, 0.1, 0.1]
     judge = _perspective(service, ScoreCache(tmp_path / "scores.sqlite"))
-    judge._limiter.interval = 0.1  # 10 requests a second
+    waits: list[int] = []
+    original = judge._limiter.wait
+    judge._limiter.wait = lambda: (waits.append(1), original())[1]  # type: ignore[method-assign]
     judge.score(["one", "two", "three", "four"])
-    times = [r["at"] for r in service.requests]
-    assert len(times) == 4
-    assert min(b - a for a, b in zip(times, times[1:])) >= 0.09
+    assert len(service.requests) == len(waits) == 4  # every request goes through the limiter
 
 
 def test_endpoints_and_keys_come_from_the_environment(service: FakeService, tmp_path: Path) -> None:

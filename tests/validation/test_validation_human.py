@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from srllm.core.arrays import cluster_members, cluster_resamples
 from srllm.data.datadir import DataError
 from srllm.validation import human
-from srllm.core.arrays import cluster_members, cluster_resamples
 from srllm.validation.emnlp_ratings import read_long_ratings, validate_long_ratings
 from srllm.validation.thresholds import best_threshold, split_half_threshold
 
