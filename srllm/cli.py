@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     book_cmd = commands.add_parser("book", help="build the Jupyter Book from a run folder")
     book_cmd.add_argument("run_dir", help="a run folder, e.g. runs/cpu")
     book_cmd.add_argument("--out", help="where to put the book (default: _build/)")
+    export_cmd = commands.add_parser("export", help="write a run's tables (CSV, LaTeX) and figures (PNG, SVG) for a paper")
+    export_cmd.add_argument("run_dir", help="a run folder, e.g. runs/cpu")
+    export_cmd.add_argument("--out", help="where to write them (default: <run>/export/)")
     commands.add_parser("list", help="list the evaluation tasks, systems, training methods and parameter sets")
     push_cmd = commands.add_parser(
         "push", help="upload a run's models and corpus, with their cards, to the Hugging Face Hub",
@@ -153,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
                 args.params, force=args.force, only=args.only, overrides=overrides, runs_root=args.runs_dir
             )
             print(f"[srllm] run complete: {run_dir}")
+        elif args.command == "export":
+            from .report.export import (
+                export,  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
+            )
+
+            written = export(Path(args.run_dir), Path(args.out) if args.out else Path(args.run_dir) / "export")
+            print(f"[srllm] exported {len(written)} files to {written[0].parent if written else args.out}")
         elif args.command == "push":
             from .hub.push import push  # lazy: `srllm --help` and `srllm list` start without the pipeline's imports
 
