@@ -32,6 +32,7 @@ def test_human_page_builds_and_shows_the_ratings(tmp_path: Path, data_dir) -> No
     shutil.copy(ROOT / "references.bib", project / "references.bib")  # _config.yml's bibtex_bibfiles
     (project / "book").mkdir()
     shutil.copy(ROOT / "book" / "favicon.svg", project / "book" / "favicon.svg")
+    shutil.copy(ROOT / "book" / "tables.css", project / "book" / "tables.css")  # _config.yml's html_static_path
     (project / "_toc.yml").write_text("format: jb-book\nroot: book/run/human\nchapters:\n  - file: book/unrated/human\n")
     for run, folder in ((rated, "run"), (unrated, "unrated")):
         stage = project / "book" / folder
