@@ -165,15 +165,17 @@ def evaluate(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
                 metrics[task.name][name].update(rewrite_checks.summary(rows))
         frames.extend(by_system.values())
 
-    if ev.validate_metrics and shard.is_main:
+    if ev.validate_metrics:
+        # Every process takes part (the reference perplexity is sharded, a collective); the main one writes.
         report("evaluate: the study's scorers on the 600 human-rated EMNLP 2021 rewrites")
         human, rated = validate_metrics(ctx, data)
         metrics["validation"] = {"human": human}
         # The refusal detector on the human rewrites of the whole test split (none is a refusal).
         references = [r["output"] for r in load_split(run_dir, "test")]
         metrics["validation"]["refusal_detector"] = refusal_against_references(is_refusal, references)
-        with atomic_path(out / "human_rated_scores.parquet") as tmp:
-            rated.to_parquet(tmp, index=False)
+        if shard.is_main:
+            with atomic_path(out / "human_rated_scores.parquet") as tmp:
+                rated.to_parquet(tmp, index=False)
     metrics["skipped_systems"] = skipped
     metrics["systems_by_task"] = {task.name: list(metrics[task.name]) for task in tasks}
     metrics["tasks"] = {
