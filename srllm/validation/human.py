@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.metrics import roc_auc_score
 
 from ..core.arrays import as_float_array, cluster_members, cluster_resamples, json_safe, percentile_interval
+from ..core.auroc import auroc as _rank_auroc
 from ..human.agreement import agreement
 from ..human.emnlp import SCALE_MAP
 from ..human.scales import scales_by_name
@@ -83,7 +83,7 @@ def _kendall(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _auc(x: np.ndarray, y: np.ndarray) -> float:
-    return float(roc_auc_score(y, x)) if len(np.unique(y)) == 2 else float("nan")
+    return _rank_auroc(y, x)
 
 
 def correlation(auto: Any, human: Any, clusters: Any, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:

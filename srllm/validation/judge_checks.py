@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
-from ..core.arrays import json_safe
+from ..core.arrays import json_safe, percentile_interval
+from ..core.auroc import auroc, auroc_rows
 from ..core.group_gap import largest_gap
 from ..data.datadir import DataDir
 from ..data.parsers import BOLD_DOMAINS, clean, load_bold_wikipedia, load_toxigen_annotated
@@ -34,16 +34,13 @@ class Scorer(Protocol):
 
 
 def bootstrap_auroc(labels: np.ndarray, scores: np.ndarray, resamples: int, seed: int) -> dict[str, Any]:
-    """AUROC with a percentile bootstrap 95% interval over statements."""
-    rng = np.random.default_rng(seed)
-    values = []
+    """AUROC with a percentile bootstrap 95% interval over statements (resamples of one class left out)."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
     n = len(labels)
-    for _ in range(resamples):
-        index = rng.integers(0, n, n)
-        if labels[index].min() != labels[index].max():
-            values.append(roc_auc_score(labels[index], scores[index]))
-    low, high = np.percentile(values, [2.5, 97.5]) if values else (None, None)
-    return {"value": float(roc_auc_score(labels, scores)), "low": low, "high": high, "n": n}
+    index = np.random.default_rng(seed).integers(0, n, (resamples, n))
+    values = auroc_rows(labels[index], scores[index]) if resamples else np.array([])
+    low, high = percentile_interval(values)
+    return {"value": auroc(labels, scores), "low": low, "high": high, "n": n}
 
 
 def false_positive_rates(proba: np.ndarray, groups: list[str], cut: float = TOXIC_CUT) -> dict[str, dict[str, Any]]:
