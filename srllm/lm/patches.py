@@ -90,3 +90,34 @@ def keep_4bit_weights_fixed(model: Any) -> None:
     for module in model.modules():
         if getattr(module, "support_avx512bf16_for_cpu", False):
             module.support_avx512bf16_for_cpu = False
+
+
+def cheaper_lora_dropout(model: Any) -> int:
+    """Swap peft's LoRA dropout (``torch.nn.Dropout`` in each layer's ``lora_dropout``) for ``BitMaskDropout``
+    on a CPU; returns how many were swapped.
+
+    On a CPU, ``torch.nn.Dropout`` draws its mask with ``bernoulli_``, about 3.5 ms for one 8 x 100 x 576
+    input: 14% of a float32 QLoRA step of the CPU default on an AVX2 CPU (120 masks a step, one per
+    adapted projection; ``benchmarks/bench_training.py``). ``BitMaskDropout`` draws 15 random bits per
+    element instead, which is 40% cheaper. It keeps each element with probability 1 - p rounded to
+    1/32768 and scales the kept ones by 1 / (1 - p) as ``torch.nn.Dropout`` does; only the random
+    numbers differ, drawn from the same seeded torch generator (so a resumed run still ends bit for bit
+    where an uninterrupted one does). Evaluation is unchanged: both are the identity in eval mode.
+    """
+    import torch  # lazy: importing this module must not load torch
+
+    from .dropout import BitMaskDropout
+
+    if torch.cuda.is_available():
+        return 0  # CUDA's bernoulli_ is cheap
+    swapped = 0
+    for module in model.modules():
+        dropouts = getattr(module, "lora_dropout", None)
+        if not isinstance(dropouts, torch.nn.ModuleDict):
+            continue
+        for name, dropout in dropouts.items():
+            if type(dropout) is torch.nn.Dropout and dropout.p > 0:
+                dropouts[name] = BitMaskDropout(dropout.p)
+                swapped += 1
+    return swapped
+

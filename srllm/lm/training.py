@@ -25,7 +25,7 @@ from ..core import precision
 from ..core.io import atomic_path, read_json, write_json
 from ..core.progress import duration, report
 from .models import device, load_causal_lm, load_tokenizer
-from .patches import LOSS_STATE, keep_4bit_weights_fixed, loss_keeper, score_completion_positions_only
+from .patches import LOSS_STATE, cheaper_lora_dropout, keep_4bit_weights_fixed, loss_keeper, score_completion_positions_only
 from .prompts import training_example
 from .training_log import median_after_warmup
 
@@ -251,6 +251,7 @@ def train_method(
         if param.requires_grad and param.dtype != torch.float32:
             param.data = param.data.float()
     keep_4bit_weights_fixed(trainer.model)
+    bit_mask_dropouts = cheaper_lora_dropout(trainer.model)
     trainable, total = count_parameters(trainer.model)
     # Memory all weights take (base + adapter; 4-bit packed for QLoRA), before optimizer state and activations.
     weight_mb = weight_memory_mb(trainer.model)
@@ -285,6 +286,8 @@ def train_method(
         "method": method,
         "seed": seed,
         "optimizer": str(getattr(args.optim, "value", args.optim)),
+        # LoRA dropout masks drawn from int16 random bits instead of bernoulli_ (a CPU; see patches.cheaper_lora_dropout).
+        "bit_mask_dropouts": bit_mask_dropouts,
         "device": device(),
         "processes": trainer.args.world_size,
         "weight_memory_mb": weight_mb,

@@ -41,3 +41,23 @@ def test_the_trainer_still_keeps_its_running_loss_in_the_fields_loss_keeper_rest
     source = inspect.getsource(Trainer)
     for field in ("_total_loss_scalar", "_tr_loss", "_globalstep_last_logged"):
         assert f"self.{field}" in source, field
+
+
+def test_peft_lora_layers_still_keep_their_dropout_in_lora_dropout() -> None:
+    from peft import LoraConfig, get_peft_model
+
+    from srllm.lm.dropout import BitMaskDropout
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q_proj, self.v_proj = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.v_proj(self.q_proj(x))
+
+    model = get_peft_model(Tiny(), LoraConfig(r=2, lora_alpha=4, lora_dropout=0.1, target_modules=["q_proj", "v_proj"]))
+    assert patches.cheaper_lora_dropout(model) == 2
+    swapped = [d for m in model.modules() if isinstance(getattr(m, "lora_dropout", None), torch.nn.ModuleDict)
+               for d in m.lora_dropout.values()]  # fmt: skip
+    assert len(swapped) == 2 and all(isinstance(d, BitMaskDropout) and d.p == 0.1 for d in swapped)
