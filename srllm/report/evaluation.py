@@ -47,13 +47,14 @@ def group_matrix(metrics: dict[str, Any], task: str) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def group_heatmap(matrix: pd.DataFrame, title: str, colorbar: str, cmap: str = "rocket_r", center: float | None = None) -> plt.Figure:
-    """A seaborn heatmap of a group x system matrix."""
+def group_heatmap(matrix: pd.DataFrame, title: str, colorbar: str, cmap: str = "rocket_r", center: float | None = None,
+                  columns: str = "system") -> plt.Figure:
+    """A seaborn heatmap of a group x system matrix; ``columns`` names what the columns are (the x axis label)."""
     height = max(3.0, 0.28 * len(matrix) + 1.5)
     fig, ax = plt.subplots(figsize=(1.4 * max(len(matrix.columns), 2) + 3, height))
     sns.heatmap(matrix.astype(float), annot=len(matrix) <= 20, fmt=".2f", cmap=cmap, center=center,
                 cbar_kws={"label": colorbar}, ax=ax)  # fmt: skip
-    ax.set(title=title, xlabel="system", ylabel="group")
+    ax.set(title=title, xlabel=columns, ylabel="group")
     fig.tight_layout()
     return fig
 
