@@ -21,8 +21,11 @@ HIGH_WORDS = ("positive", "high", "higher", "larger", "more")
 COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "grey", "gray", "white", "black")
 _END = "|".join(LOW_WORDS + HIGH_WORDS)
 _COLOUR = "|".join(COLOURS)
-COLOUR_STATEMENT = re.compile(rf"\b(?:(?P<end>{_END})\b[\w ]*? is (?P<colour>{_COLOUR})|(?P<colour2>{_COLOUR}) is (?P<end2>{_END}))\b", re.I)
-AXIS_STATEMENT = re.compile(r"\b(?P<axis>rows|columns) are (?P<what>[^,;.()]+)", re.I)
+COLOUR_STATEMENT = re.compile(
+    rf"\b(?:(?P<end>{_END})\b[\w ]*? is (?P<colour>{_COLOUR})|(?P<colour2>{_COLOUR}) is (?P<end2>{_END}))\b",
+    re.IGNORECASE,
+)
+AXIS_STATEMENT = re.compile(r"\b(?P<axis>rows|columns) are (?P<what>[^,;.()]+)", re.IGNORECASE)
 
 
 def colour_name(rgb: tuple[float, ...]) -> str:

@@ -6,19 +6,16 @@ import contextlib
 import io
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import nbformat
+import pandas as pd
+import pytest
+from conftest import ROOT
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from conftest import ROOT  # noqa: E402
-
-from srllm.config import PIPELINE  # noqa: E402
-from srllm.core.io import read_json  # noqa: E402
-from srllm.report.evaluation import group_heatmap  # noqa: E402
-from srllm.report.figure_text import colour_name, disagreements, figure_encoding  # noqa: E402
+from srllm.config import PIPELINE
+from srllm.core.io import read_json
+from srllm.report.evaluation import group_heatmap
+from srllm.report.figure_text import colour_name, disagreements, figure_encoding
 
 
 def _heatmap(cmap: str) -> plt.Figure:
@@ -27,7 +24,11 @@ def _heatmap(cmap: str) -> plt.Figure:
 
 
 def test_a_caption_that_names_the_wrong_colour_or_axis_is_caught() -> None:
-    assert colour_name((0.8, 0.1, 0.1)) == "red" and colour_name((0.1, 0.3, 0.8)) == "blue" and colour_name((0.5, 0.5, 0.5)) == "grey"
+    assert (
+        colour_name((0.8, 0.1, 0.1)) == "red"
+        and colour_name((0.1, 0.3, 0.8)) == "blue"
+        and colour_name((0.5, 0.5, 0.5)) == "grey"
+    )
     wrong, right = _heatmap("vlag"), _heatmap("vlag_r")  # vlag runs blue -> red; vlag_r red -> blue
     caption = "Mean sentiment by group (negative is red); rows are groups and columns are language models."
     assert disagreements(caption, figure_encoding(right)) == []
@@ -39,7 +40,9 @@ def test_a_caption_that_names_the_wrong_colour_or_axis_is_caught() -> None:
 
 
 def _figure_cells(notebook: nbformat.NotebookNode) -> list[int]:
-    return [i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "figure" in c.metadata.get("mystnb", {})]
+    return [
+        i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "figure" in c.metadata.get("mystnb", {})
+    ]
 
 
 @pytest.mark.slow
@@ -68,7 +71,10 @@ def test_every_figure_of_the_book_agrees_with_its_caption_and_alt_text(smoke_run
             encoding = figure_encoding(namespace["fig"])
             for what, text in (("caption", presentation["figure"].get("caption", "")),
                                ("alt", presentation.get("image", {}).get("alt", ""))):  # fmt: skip
-                problems += [f"{step.notebook} {presentation['figure'].get('name')} {what}: {p}" for p in disagreements(text, encoding)]
+                problems += [
+                    f"{step.notebook} {presentation['figure'].get('name')} {what}: {p}"
+                    for p in disagreements(text, encoding)
+                ]
             checked += 1
             plt.close("all")
     assert checked >= 8, f"only {checked} figures were drawn and checked"
