@@ -5,7 +5,9 @@ adapter is always merged onto the float32 base. The check compares the logits of
 (unmerged) with those of the merged model on real inputs; the largest absolute difference is
 recorded. For a QLoRA adapter two more gaps are measured, for information: the adapter on the 4-bit
 base (how QLoRA trained it) against the merged float32 model, and the error that merging into the
-4-bit base would add (peft dequantizes each 4-bit weight, adds the LoRA update and quantizes again).
+4-bit base would add (peft dequantizes each 4-bit weight, adds the LoRA update and quantizes again),
+also at the level of the task: each model's negative log-likelihood of the held-out probe rewrites and
+how often the two merges disagree on the next token.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ def _max_abs_diff(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float
     return float((a - b).abs().amax(dim=-1)[mask.bool()].max())
 
 
+def _task_effect(logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> float:
+    """Mean negative log-likelihood per real token of the probe texts (each next token given the ones before)."""
+    ids, mask = batch["input_ids"], batch["attention_mask"].bool()
+    valid = mask[:, 1:] & mask[:, :-1]
+    nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")
+    return float(nll[valid].mean())
+
+
+def _top1_agreement(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+    """Share of real positions where both models predict the same next token (what greedy decoding follows)."""
+    return float((a.argmax(dim=-1) == b.argmax(dim=-1))[mask.bool()].float().mean())
+
+
 def merge_adapter(
     base_path: Path | str,
     adapter_dir: Path,
@@ -54,6 +69,7 @@ def merge_adapter(
     merged_logits = _logits(merged, batch)
     result: dict[str, Any] = {
         "max_abs_logit_diff": _max_abs_diff(unmerged_logits, merged_logits, batch["attention_mask"]),
+        "probe_nll_merged": _task_effect(merged_logits, batch),
         "probe_texts": len(probe_texts),
         "probe_tokens": int(batch["attention_mask"].sum()),
     }
@@ -77,4 +93,9 @@ def merge_adapter(
         result["max_abs_logit_diff_merge_into_4bit_vs_float32_merge"] = _max_abs_diff(
             merged_4bit_logits, merged_logits, mask
         )
+        # The same at the level of the task: how well each predicts the held-out rewrites (NLL per token), and
+        # how often merging into 4-bit changes the next token that greedy decoding would take.
+        result["probe_nll_4bit_as_trained"] = _task_effect(unmerged_4bit_logits, batch)
+        result["probe_nll_merged_into_4bit"] = _task_effect(merged_4bit_logits, batch)
+        result["top1_agreement_merge_into_4bit_vs_float32_merge"] = _top1_agreement(merged_4bit_logits, merged_logits, mask)
     return result

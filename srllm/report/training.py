@@ -202,3 +202,31 @@ def truncation_table(metrics: dict[str, Any], max_length: int) -> pd.DataFrame:
                                                  "share": "share cut", "median_tokens": "median tokens"})  # fmt: skip
     table.index.name = "source"
     return table
+
+
+def truncation_sentence(metrics: dict[str, Any], max_length: int) -> str:
+    """What the length limit cut in this run, per source, in words (the table below has the counts)."""
+    rows = metrics.get("truncated_by_source", {})
+    if not rows:
+        return f"No training example of this run is longer than its {max_length} tokens."
+    parts = [f"{v['share']:.0%} of the {source} examples (median {v['median_tokens']:.0f} tokens)" for source, v in sorted(rows.items())]
+    most = [source for source, v in rows.items() if v["share"] > 0.5]
+    verdict = (
+        f" Most {' and '.join(sorted(most))} examples lose the end of their rewrite: a cost of this length limit, stated here rather than hidden."
+        if most
+        else ""
+    )
+    return f"At this run's `training.max_length` of {max_length} tokens, the limit cuts {', '.join(parts)}.{verdict}"
+
+
+def memory_context(config: Any, run_dir: Path | str) -> str:
+    """The batch shape behind the memory figure, from this run's parameters and its tokenizer."""
+    from transformers import AutoTokenizer  # lazy: transformers is a heavy import, needed only here
+
+    saved = sorted(Path(run_dir).glob("train/*/model/tokenizer_config.json"))
+    words = f"the {len(AutoTokenizer.from_pretrained(saved[0].parent)):,}-token vocabulary" if saved else "the vocabulary"
+    return (
+        f"At a batch of {config.training.batch_size} sequences of up to {config.training.max_length} tokens, the rest "
+        f"is large for a model this size: among other things the LM head's scores over {words} are computed for every "
+        "labelled position, then again for their gradients."
+    )

@@ -11,11 +11,13 @@ from ..hub.cards import trained_metrics, write_model_card
 from ..lm.merge import MERGEABLE, merge_adapter
 from ..lm.models import resolve_base_model
 
+PROBES = 32  # held-out test pairs the merges are compared on (logits, and NLL per token for the task-level effect)
+
 
 def merge(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
 
     base = resolve_base_model(config.model, config.seed)
-    test_rows = sample(load_split(run_dir, "test"), 8, config.seed, "merge-probe")
+    test_rows = sample(load_split(run_dir, "test"), PROBES, config.seed, "merge-probe")
     # Real inputs: held-out unsafe texts with their safe rewrites.
     probes = [f"{r['input']}\n{r['output']}" for r in test_rows]
     metrics: dict[str, Any] = {"by_method": {}}

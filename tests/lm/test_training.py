@@ -109,6 +109,10 @@ def test_merge_reproduces_base_plus_adapter_logits(trained, records, base, tmp_p
     # Merging into the 4-bit base re-quantizes the weights: a larger error than the float32 merge.
     assert result["max_abs_logit_diff_merge_into_4bit"] > result["max_abs_logit_diff"]
     assert "max_abs_logit_diff_4bit_vs_merged" in result
+    # The task-level effect: NLL per token of the probes for each model, next-token agreement of the two merges.
+    for key in ("probe_nll_merged", "probe_nll_4bit_as_trained", "probe_nll_merged_into_4bit"):
+        assert 0 < result[key] < 20, (key, result[key])
+    assert 0 <= result["top1_agreement_merge_into_4bit_vs_float32_merge"] <= 1
     assert (tmp_path / "merged" / "model.safetensors").is_file()
     assert not (tmp_path / "merged" / "adapter_config.json").exists()
 
