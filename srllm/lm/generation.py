@@ -18,6 +18,8 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ..config import GenerationConfig
 from ..core.progress import Progress
+from . import greedy
+from .greedy import RowStop
 from .prompts import DEBIAS_INSTRUCTION, rewrite_messages
 
 # Openings of a refusal instead of a rewrite ("I'm sorry, but ...", "As an AI ...").
@@ -49,6 +51,26 @@ def rewrite_prompt(tokenizer: Any, text: str, demonstrations: list[tuple[str, st
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
+_NEWLINE_TABLES: dict[int, torch.Tensor] = {}  # per tokenizer object: the vocabulary is read once
+
+
+def _newline_table(tokenizer: Any) -> torch.Tensor:
+    """For every token id, whether its text holds a newline."""
+    if id(tokenizer) not in _NEWLINE_TABLES:
+        vocabulary = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        pieces = [tokenizer.convert_tokens_to_string([token]) if token is not None else "" for token in vocabulary]
+        _NEWLINE_TABLES[id(tokenizer)] = torch.tensor(["\n" in piece for piece in pieces], dtype=torch.bool)
+    return _NEWLINE_TABLES[id(tokenizer)]
+
+
+def _first_line_done(tokenizer: Any, table: torch.Tensor, new_tokens: list[int]) -> bool:
+    """Whether the new text, leading whitespace left aside, holds a newline (checked only when the last token has one)."""
+    last = new_tokens[-1]
+    if last >= len(table) or not table[last]:
+        return False
+    return "\n" in tokenizer.decode(new_tokens, skip_special_tokens=True).lstrip()
+
+
 class FirstLineEnds(StoppingCriteria):
     """Stops a row once its new text, leading whitespace left aside, contains a newline.
 
@@ -59,23 +81,20 @@ class FirstLineEnds(StoppingCriteria):
     holds a newline are decoded to check, so the cost per step is a lookup.
     """
 
-    _tables: dict[int, torch.Tensor] = {}  # per tokenizer object: the vocabulary is read once
-
     def __init__(self, tokenizer: Any, prompt_length: int):
         self.tokenizer, self.prompt_length = tokenizer, prompt_length
-        if id(tokenizer) not in self._tables:
-            vocabulary = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-            pieces = [tokenizer.convert_tokens_to_string([token]) if token is not None else "" for token in vocabulary]
-            self._tables[id(tokenizer)] = torch.tensor(["\n" in piece for piece in pieces], dtype=torch.bool)
-        self.has_newline = self._tables[id(tokenizer)]
+        self.has_newline = _newline_table(tokenizer)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        last = input_ids[:, -1].cpu()
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool)
-        for row in torch.nonzero(self.has_newline[last.clamp(max=len(self.has_newline) - 1)]).flatten().tolist():
-            text = self.tokenizer.decode(input_ids[row, self.prompt_length :], skip_special_tokens=True)
-            done[row] = "\n" in text.lstrip()
-        return done.to(input_ids.device)
+        rows = input_ids[:, self.prompt_length :].cpu().tolist()
+        done = [bool(row) and _first_line_done(self.tokenizer, self.has_newline, row) for row in rows]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def first_line_stop(tokenizer: Any) -> RowStop:
+    """``FirstLineEnds`` for ``greedy_generate``: which of the active rows have completed their first line."""
+    table = _newline_table(tokenizer)
+    return lambda rows, _index: [_first_line_done(tokenizer, table, row) for row in rows]
 
 
 @torch.inference_mode()
@@ -95,7 +114,9 @@ def generate(
     Prompts are sorted by length so a batch wastes little on padding; left padding because a
     decoder-only model continues from the right edge; the KV cache is on. Every row stops at the
     end-of-sequence token (a chat model's end of turn); with ``stop_at_first_line`` also once its
-    first line is complete (``FirstLineEnds``).
+    first line is complete (``FirstLineEnds``). Greedy decoding of a plain model runs the prompts'
+    shared start once and drops finished rows from the batch (``srllm.lm.greedy``); sampling and peft
+    models go through ``model.generate``.
     """
     model.eval()
     tokenizer.padding_side = "left"
@@ -111,20 +132,27 @@ def generate(
     with Progress(desc, len(prompts), "items", enabled=progress) as bar:
         for start in range(0, len(order), generation.batch_size):
             index = order[start : start + generation.batch_size]
-            batch = tokenizer([prompts[i] for i in index], return_tensors="pt", padding=True, add_special_tokens=False)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            prompt_length = batch["input_ids"].shape[1]
-            stopping = StoppingCriteriaList([FirstLineEnds(tokenizer, prompt_length)] if stop_at_first_line else [])
-            generated = model.generate(
-                **batch,
-                stopping_criteria=stopping,
-                max_new_tokens=max_new_tokens or generation.max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                use_cache=True,
-                **sampling,
-            )
-            new_tokens = generated[:, batch["input_ids"].shape[1] :]
+            budget = max_new_tokens or generation.max_new_tokens
+            if not generation.do_sample and greedy.supports(model):
+                # The batch's shared prompt start runs once and finished rows leave the batch (srllm.lm.greedy).
+                stop = first_line_stop(tokenizer) if stop_at_first_line else None
+                rows = tokenizer([prompts[i] for i in index], add_special_tokens=False)["input_ids"]
+                new_tokens = greedy.greedy_generate(model, rows, tokenizer.pad_token_id, budget, tokenizer.eos_token_id, stop)
+            else:
+                batch = tokenizer([prompts[i] for i in index], return_tensors="pt", padding=True, add_special_tokens=False)
+                batch = {k: v.to(device) for k, v in batch.items()}
+                prompt_length = batch["input_ids"].shape[1]
+                stopping = StoppingCriteriaList([FirstLineEnds(tokenizer, prompt_length)] if stop_at_first_line else [])
+                generated = model.generate(
+                    **batch,
+                    stopping_criteria=stopping,
+                    max_new_tokens=budget,
+                    pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                    use_cache=True,
+                    **sampling,
+                )
+                new_tokens = generated[:, prompt_length:]
             for i, text in zip(index, tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
                 outputs[i] = text
             bar.update(len(index))
