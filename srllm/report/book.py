@@ -215,10 +215,22 @@ The verdicts follow the rule stated in the last column (code: `srllm/report/clai
 from `runs/{manifest['run_name']}/metrics.json`, where `significance` holds the paired tests.
 
 {table([{k: str(v).replace("|", "/") for k, v in row.items()} for row in rows])}
-The default CPU run uses a 135M-parameter model and offline judges (see {{doc}}`../limitations`), so a
-claim that is not reproduced here is evidence about the method at that scale, not a refutation of
-the paper's numbers for Llama-2-7b-chat.
+{_scale_note(manifest, metrics)}
 """
+
+
+def _scale_note(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """What model and judges this run's verdicts rest on, from its parameters and training metrics."""
+    model = manifest["params"]["model"]
+    trained = next((m for m in metrics.get("train", {}).values() if isinstance(m, dict) and m.get("total_params")), None)
+    size = f", {trained['total_params'] / 1e6:,.0f}M parameters" if trained else ""
+    random = " (randomly initialised: a test of the code, not of the method)" if model.get("random_init") else ""
+    judge = manifest["params"].get("judge", {}).get("kind", "finetuned")
+    return (
+        f"Run `{manifest['run_name']}` fine-tunes `{model['name_or_path']}`{size}{random}, and its toxicity verdicts come "
+        f"from the offline `{judge}` judge (see {{doc}}`../limitations`). So a claim that is not reproduced here is "
+        "evidence about the method at this scale, not a refutation of the paper's numbers for Llama-2-7b-chat."
+    )
 
 
 def _stage_mathjax(target: Path) -> None:
