@@ -11,7 +11,7 @@ from ..hub.cards import trained_metrics, write_model_card
 from ..lm.merge import MERGEABLE, merge_adapter
 from ..lm.models import resolve_base_model
 
-PROBES = 32  # held-out test pairs the merges are compared on (logits, and NLL per token for the task-level effect)
+PROBES = 16  # held-out test pairs the merges are compared on (logits, and NLL per token for the task-level effect)
 
 
 def merge(config: StudyConfig, run_dir: Path) -> dict[str, Any]:

@@ -10,12 +10,19 @@ them (chrF against the source, the share of the source's content words kept). Th
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..data.datadir import DataDir
+from ..core.io import atomic_path, read_json, write_json
+from ..core.paths import cache_dir
+from ..data.datadir import DataDir, sha256_file
+from ..data.sources import EMNLP_RATINGS
 from ..judges.embedder import similarity
 from ..judges.profanity import profanity_proba
 from ..tasks.base import EvalContext
@@ -45,7 +52,47 @@ def score_rated_rewrites(ctx: EvalContext, ratings: pd.DataFrame) -> pd.DataFram
     })  # fmt: skip
 
 
+# The modules whose code decides the result: any edit to one of them (a comment too) invalidates the cache.
+CODE = ("srllm.steps.metric_validation", "srllm.validation.human", "srllm.validation.emnlp_ratings",
+        "srllm.validation.thresholds", "srllm.validation.retention", "srllm.human.agreement", "srllm.tasks.scorers",
+        "srllm.judges.embedder", "srllm.judges.profanity", "srllm.core.arrays", "srllm.core.auroc")  # fmt: skip
+
+
+def cache_key(ctx: EvalContext, data: DataDir) -> str:
+    """What the validation depends on: the judge, the reference model and its dtype, the thresholds, the
+    bootstrap, the ratings file and the code that scores and compares them."""
+    ev = ctx.config.evaluation
+    reference = Path(ctx.reference_model)
+    settings = {
+        "judge": ctx.judge.version, "reference_model": str(ctx.reference_model), "dtype": ev.dtype,
+        "reference_config": hashlib.sha256((reference / "config.json").read_bytes()).hexdigest() if reference.is_dir() else None,
+        "similarity_threshold": ev.similarity_threshold, "fluency_ratio": ev.fluency_ratio,
+        "resamples": ev.bootstrap_resamples, "seed": ctx.config.seed, "ratings": sha256_file(data.path(EMNLP_RATINGS)),
+    }  # fmt: skip
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for name in CODE:
+        digest.update(Path(importlib.import_module(name).__file__ or "").read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def validate_metrics(ctx: EvalContext, data: DataDir) -> tuple[dict[str, Any], pd.DataFrame]:
+    """``validate_uncached``, computed once per machine for the same inputs and code (``cache_key``):
+    the ratings, the judge and the reference model do not change with the run's training."""
+    folder = cache_dir() / "metric_validation" / cache_key(ctx, data)
+    if (folder / "validation.json").is_file():
+        return read_json(folder / "validation.json"), pd.read_parquet(folder / "rated.parquet")
+    result, table = validate_uncached(ctx, data)
+    if not ctx.shard.is_main:
+        return result, table
+    with atomic_path(folder) as tmp:
+        tmp.mkdir(parents=True)
+        table.to_parquet(tmp / "rated.parquet", index=False)
+        write_json(tmp / "validation.json", result)
+    # As read back, so a first run and a cached one write the same metrics (JSON has no NaN, no tuples).
+    return read_json(folder / "validation.json"), pd.read_parquet(folder / "rated.parquet")
+
+
+def validate_uncached(ctx: EvalContext, data: DataDir) -> tuple[dict[str, Any], pd.DataFrame]:
     """The ``validation.human`` section of the metrics, and the per-rewrite scores beside the ratings."""
     long_frame = load_long_ratings(data)
     ratings = per_rewrite_ratings(long_frame, source="detox_emnlp2021 ratings")
