@@ -191,7 +191,7 @@ def glance_page(run_dir: Path) -> str:
     return f"""## The results at a glance
 
 Run `{manifest['run_name']}` beside the paper's headline results (SR-LLM, arXiv 2404.01399 v5). The verdicts follow the
-rules of {{doc}}`run/claims`; every number comes from this run's `metrics.json`.
+rules of {{doc}}`run/claims`; every number comes from this run's `metrics.json`. {_scale_note(manifest, metrics, "limitations")}
 
 {table(rows)}"""
 
@@ -219,7 +219,7 @@ from `runs/{manifest['run_name']}/metrics.json`, where `significance` holds the 
 """
 
 
-def _scale_note(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
+def _scale_note(manifest: dict[str, Any], metrics: dict[str, Any], limitations: str = "../limitations") -> str:
     """What model and judges this run's verdicts rest on, from its parameters and training metrics."""
     model = manifest["params"]["model"]
     trained = next((m for m in metrics.get("train", {}).values() if isinstance(m, dict) and m.get("total_params")), None)
@@ -228,7 +228,7 @@ def _scale_note(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
     judge = manifest["params"].get("judge", {}).get("kind", "finetuned")
     return (
         f"Run `{manifest['run_name']}` fine-tunes `{model['name_or_path']}`{size}{random}, and its toxicity verdicts come "
-        f"from the offline `{judge}` judge (see {{doc}}`../limitations`). So a claim that is not reproduced here is "
+        f"from the offline `{judge}` judge (see {{doc}}`{limitations}`). So a claim that is not reproduced here is "
         "evidence about the method at this scale, not a refutation of the paper's numbers for Llama-2-7b-chat."
     )
 
