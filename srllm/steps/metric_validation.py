@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..core.io import atomic_path, read_json, write_json
 from ..core.paths import cache_dir
-from ..data.datadir import DataDir, sha256_file
+from ..data.datadir import DataDir
 from ..data.sources import EMNLP_RATINGS
 from ..judges.embedder import similarity
 from ..judges.profanity import profanity_proba
@@ -52,10 +52,19 @@ def score_rated_rewrites(ctx: EvalContext, ratings: pd.DataFrame) -> pd.DataFram
     })  # fmt: skip
 
 
-# The modules whose code decides the result: any edit to one of them (a comment too) invalidates the cache.
+# The modules whose code decides the result (this module's srllm imports and theirs, listed by hand): any edit
+# to one of them (a comment too) invalidates the cache.
 CODE = ("srllm.steps.metric_validation", "srllm.validation.human", "srllm.validation.emnlp_ratings",
-        "srllm.validation.thresholds", "srllm.validation.retention", "srllm.human.agreement", "srllm.tasks.scorers",
-        "srllm.judges.embedder", "srllm.judges.profanity", "srllm.core.arrays", "srllm.core.auroc")  # fmt: skip
+        "srllm.validation.thresholds", "srllm.validation.retention", "srllm.validation.rewrite_checks",
+        "srllm.human.agreement", "srllm.human.emnlp", "srllm.human.scales", "srllm.human.ratings",
+        "srllm.tasks.scorers", "srllm.lm.scoring", "srllm.lm.models", "srllm.judges.embedder",
+        "srllm.judges.profanity", "srllm.core.arrays", "srllm.core.auroc")  # fmt: skip
+
+
+def _verified_checksum(data: DataDir, relpath: str) -> str:
+    """The file's SHA-256 as the data directory verified it on first use (it goes to the manifest too)."""
+    data.path(relpath)
+    return data.verified[relpath]
 
 
 def cache_key(ctx: EvalContext, data: DataDir) -> str:
@@ -67,7 +76,7 @@ def cache_key(ctx: EvalContext, data: DataDir) -> str:
         "judge": ctx.judge.version, "reference_model": str(ctx.reference_model), "dtype": ev.dtype,
         "reference_config": hashlib.sha256((reference / "config.json").read_bytes()).hexdigest() if reference.is_dir() else None,
         "similarity_threshold": ev.similarity_threshold, "fluency_ratio": ev.fluency_ratio,
-        "resamples": ev.bootstrap_resamples, "seed": ctx.config.seed, "ratings": sha256_file(data.path(EMNLP_RATINGS)),
+        "resamples": ev.bootstrap_resamples, "seed": ctx.config.seed, "ratings": _verified_checksum(data, EMNLP_RATINGS),
     }  # fmt: skip
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for name in CODE:
@@ -88,7 +97,7 @@ def validate_metrics(ctx: EvalContext, data: DataDir) -> tuple[dict[str, Any], p
         tmp.mkdir(parents=True)
         table.to_parquet(tmp / "rated.parquet", index=False)
         write_json(tmp / "validation.json", result)
-    # As read back, so a first run and a cached one write the same metrics (JSON has no NaN, no tuples).
+    # As read back, so a first run and a cached one write the same metrics (JSON turns tuples into lists).
     return read_json(folder / "validation.json"), pd.read_parquet(folder / "rated.parquet")
 
 
