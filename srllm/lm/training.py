@@ -25,8 +25,15 @@ from ..core import precision
 from ..core.io import atomic_path, read_json, write_json
 from ..core.progress import duration, report
 from .models import device, load_causal_lm, load_tokenizer
-from .patches import LOSS_STATE, cheaper_lora_dropout, keep_4bit_weights_fixed, loss_keeper, score_completion_positions_only
+from .patches import (
+    LOSS_STATE,
+    cheaper_lora_dropout,
+    keep_4bit_weights_fixed,
+    loss_keeper,
+    score_completion_positions_only,
+)
 from .prompts import training_example
+from .shared_prefix import share_prompt_prefix
 from .training_log import median_after_warmup
 
 log = logging.getLogger(__name__)
@@ -252,6 +259,9 @@ def train_method(
             param.data = param.data.float()
     keep_4bit_weights_fixed(trainer.model)
     bit_mask_dropouts = cheaper_lora_dropout(trainer.model)
+    # On a CPU the tokens every example starts with (system prompt, instruction) run once per batch;
+    # not yet measured on CUDA, where the plain forward pass stays.
+    shared_prefix = None if on_cuda else share_prompt_prefix(trainer.model)
     trainable, total = count_parameters(trainer.model)
     # Memory all weights take (base + adapter; 4-bit packed for QLoRA), before optimizer state and activations.
     weight_mb = weight_memory_mb(trainer.model)
@@ -269,7 +279,10 @@ def train_method(
         started = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         seconds = time.perf_counter() - started
-        val = trainer.evaluate()
+        # The trainer evaluated at the last step already, unless the best checkpoint was loaded back since.
+        evaluations = [entry for entry in trainer.state.log_history if "eval_loss" in entry]
+        at_end = bool(evaluations) and evaluations[-1].get("step") == trainer.state.global_step
+        val = evaluations[-1] if at_end and not t.best_checkpoint else trainer.evaluate()
     if not trainer.is_world_process_zero():
         return {}  # with several processes, the first one saves and reports
 
@@ -288,6 +301,8 @@ def train_method(
         "optimizer": str(getattr(args.optim, "value", args.optim)),
         # LoRA dropout masks drawn from int16 random bits instead of bernoulli_ (a CPU; see patches.cheaper_lora_dropout).
         "bit_mask_dropouts": bit_mask_dropouts,
+        # Batches whose shared prompt start ran once, and the share of token positions that saved (lm/shared_prefix.py).
+        "shared_prefix": shared_prefix.summary() if shared_prefix else None,
         "device": device(),
         "processes": trainer.args.world_size,
         "weight_memory_mb": weight_mb,

@@ -78,6 +78,11 @@ def test_method_trains_its_weights(trained, method: str) -> None:
     assert any(expected in name for name in watcher.changed)
     saved = sorted(p.name for p in (out / "model").glob("*.safetensors"))
     assert saved == (["model.safetensors"] if method == "full" else ["adapter_model.safetensors"])
+    # On a CPU every batch's shared prompt start ran once (lm/shared_prefix.py); prefix tuning's own
+    # virtual tokens take the plain path.
+    if not torch.cuda.is_available():
+        shared = metrics["shared_prefix"]
+        assert (shared["batches"] == 0) if method == "prefix" else (shared["batches"] > 0 and shared["share_of_positions_saved"] > 0.2), shared
 
 
 def test_qlora_base_is_4bit_and_frozen(trained, base: Path) -> None:
