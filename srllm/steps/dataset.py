@@ -29,9 +29,7 @@ from ..corpus.build import (
 from ..data.datadir import DataDir
 from ..hub.cards import dataset_card
 from ..judges.choice import load_judge
-from ..judges.remembered import RememberedJudge
-from ..judges.toxicity import validate_judge
-from ..validation.judge_checks import check_judges
+from .judge_validation import validate_judges
 
 log = logging.getLogger(__name__)
 
@@ -106,18 +104,10 @@ def build_dataset(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     write_json(out / "schema.json", SCHEMA)
 
-    # Both validations below score the 940 annotated statements: each judge scores a text once.
-    scored = RememberedJudge(judge)
-    validation = validate_judge(scored, data)
-    # The judge it replaced, validated the same way beside it (the book shows them side by side).
+    # The judge it replaced is validated the same way beside it (the book shows them side by side).
     other_kind = "embedding" if config.judge.kind == "finetuned" else "finetuned"
     other, other_report = load_judge(config.judge, data, config.seed, kind=other_kind)
-    other = RememberedJudge(other)
-    validation["compared"] = {"kind": other_kind, "version": other.version, **{
-        k: v for k, v in validate_judge(other, data).items() if k.startswith(("auroc", "spearman", "reliability_judge", "roc_judge"))}}
-    validation["checks"] = check_judges({config.judge.kind: scored, other_kind: other}, data,
-                                        config.evaluation.bootstrap_resamples, config.seed)  # fmt: skip
-    validation["kind"] = config.judge.kind
+    validation = validate_judges(config, data, judge, other, other_kind)
     write_json(out / "judge_validation.json", validation)
     lap("save_and_validate")
 

@@ -11,7 +11,6 @@ them (chrF against the source, the share of the source's content words kept). Th
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core.code_hash import closure_hash
 from ..core.io import atomic_path, read_json, write_json
 from ..core.paths import cache_dir
 from ..data.datadir import DataDir
@@ -52,15 +52,6 @@ def score_rated_rewrites(ctx: EvalContext, ratings: pd.DataFrame) -> pd.DataFram
     })  # fmt: skip
 
 
-# The modules whose code decides the result (this module's srllm imports and theirs, listed by hand): any edit
-# to one of them (a comment too) invalidates the cache.
-CODE = ("srllm.steps.metric_validation", "srllm.validation.human", "srllm.validation.emnlp_ratings",
-        "srllm.validation.thresholds", "srllm.validation.retention", "srllm.validation.rewrite_checks",
-        "srllm.human.agreement", "srllm.human.emnlp", "srllm.human.scales", "srllm.human.ratings",
-        "srllm.tasks.scorers", "srllm.lm.scoring", "srllm.lm.models", "srllm.judges.embedder",
-        "srllm.judges.profanity", "srllm.core.arrays", "srllm.core.auroc")  # fmt: skip
-
-
 def _verified_checksum(data: DataDir, relpath: str) -> str:
     """The file's SHA-256 as the data directory verified it on first use (it goes to the manifest too)."""
     data.path(relpath)
@@ -78,10 +69,9 @@ def cache_key(ctx: EvalContext, data: DataDir) -> str:
         "similarity_threshold": ev.similarity_threshold, "fluency_ratio": ev.fluency_ratio,
         "resamples": ev.bootstrap_resamples, "seed": ctx.config.seed, "ratings": _verified_checksum(data, EMNLP_RATINGS),
     }  # fmt: skip
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for name in CODE:
-        digest.update(Path(importlib.import_module(name).__file__ or "").read_bytes())
-    return digest.hexdigest()[:16]
+    # The code: this module's import closure, so an edit to anything it runs (a comment or docstring aside) counts.
+    settings["code"] = closure_hash((__name__,))
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def validate_metrics(ctx: EvalContext, data: DataDir) -> tuple[dict[str, Any], pd.DataFrame]:

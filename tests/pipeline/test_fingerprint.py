@@ -9,9 +9,11 @@ import nbformat
 import pytest
 
 from srllm.config import PIPELINE, STEPS, load_config
+from srllm.core import code_hash
+from srllm.core.code_hash import import_closure
 from srllm.core.paths import project_root
 from srllm.pipeline import fingerprint
-from srllm.pipeline.fingerprint import fingerprints, import_closure
+from srllm.pipeline.fingerprint import fingerprints
 
 SMOKE = project_root() / "params" / "smoke.yaml"
 
@@ -21,7 +23,8 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the package and the notebooks that the fingerprints are computed from."""
     for folder in ("srllm", "notebooks"):
         shutil.copytree(project_root() / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(fingerprint, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(fingerprint, "project_root", lambda: tmp_path)  # the notebooks
+    monkeypatch.setattr(code_hash, "project_root", lambda: tmp_path)  # the package's import closure
     return tmp_path
 
 
