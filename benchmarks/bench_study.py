@@ -121,7 +121,8 @@ def model_bound(run_dir: Path, items: int) -> list[dict]:
     pairs = load_crows_pairs(data)[: max(items // 2, 1)]
     sentences = [pair[key] for pair in pairs for key in ("sent_more", "sent_less")]
     prompts = sentences[: config.generation.batch_size]
-    generation = config.generation.model_copy(update={"max_new_tokens": 32})
+    # One budget for every prompt, as the peer's loop has (no budget that follows the input).
+    generation = config.generation.model_copy(update={"max_new_tokens": 32, "budget_multiple": None})
     batch = config.evaluation.score_batch_size
     rows = []
     for dtype in timed_dtypes():
@@ -165,8 +166,10 @@ def model_bound(run_dir: Path, items: int) -> list[dict]:
         if not isinstance(m, dict) or "median_step_seconds" not in m:
             continue
         per_token = 6 if m["method"] == "full" else 4
+        # The positions the shared prompt start did not recompute (lm/shared_prefix.py) cost nothing.
+        computed = m["tokens_per_step"] - ((m.get("shared_prefix") or {}).get("positions_saved_per_batch") or 0.0)
         rows.append({"stage": f"train: {name} step (from the run)", "dtype": precision.autocast_dtype(config.quantization.compute_dtype),
-                     "tokens": int(m["tokens_per_step"]), "seconds": m["median_step_seconds"], "flops": per_token * n_params * m["tokens_per_step"]})  # fmt: skip
+                     "tokens": int(computed), "seconds": m["median_step_seconds"], "flops": per_token * n_params * computed})  # fmt: skip
     return rows
 
 

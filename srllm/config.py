@@ -93,7 +93,7 @@ class RandomInitConfig(_Section):
     num_key_value_heads: int = Field(2, gt=0, description="Key/value heads (grouped-query attention).")
 
     @model_validator(mode="after")
-    def _heads_divide(self) -> "RandomInitConfig":
+    def _heads_divide(self) -> RandomInitConfig:
         if self.hidden_size % self.num_attention_heads:
             raise ValueError("hidden_size must be a multiple of num_attention_heads")
         if self.num_attention_heads % self.num_key_value_heads:
@@ -121,7 +121,7 @@ class _ResolvesDtype(_Section):
     _precision: Any = PrivateAttr(default=None)  # a srllm.core.precision.Precision
 
     @model_validator(mode="after")
-    def _resolve_auto(self) -> "_ResolvesDtype":
+    def _resolve_auto(self) -> _ResolvesDtype:
         from .core import precision  # imports torch: kept out of the import of the schema itself
 
         chosen = precision.resolve(getattr(self, self._dtype_field), self._use)
@@ -210,7 +210,7 @@ class TrainingConfig(_Section):
         return seeds
 
     @model_validator(mode="after")
-    def _best_needs_evaluated_checkpoints(self) -> "TrainingConfig":
+    def _best_needs_evaluated_checkpoints(self) -> TrainingConfig:
         # The best checkpoint is chosen by validation loss, so every checkpoint must have one.
         if self.best_checkpoint and self.save_steps % self.eval_steps:
             raise ValueError("best_checkpoint needs save_steps to be a multiple of eval_steps")
@@ -218,11 +218,24 @@ class TrainingConfig(_Section):
 
 
 class GenerationConfig(_Section):
-    max_new_tokens: int = Field(64, gt=0)
+    max_new_tokens: int = Field(
+        64, gt=0, description="The most new tokens of a generation; with budget_multiple, the cap of each rewrite's budget."
+    )
+    budget_multiple: float | None = Field(
+        None, gt=0, description="A rewrite's token budget follows its input: this times the input's token count, at least "
+        "budget_floor and at most max_new_tokens (a rewrite is about as long as its input). None: max_new_tokens for all.",
+    )
+    budget_floor: int = Field(16, gt=0, description="The smallest rewrite budget, for short inputs (with budget_multiple).")
     batch_size: int = Field(16, gt=0)
     do_sample: bool = Field(False, description="False: greedy decoding.")
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1.0)
+
+    @model_validator(mode="after")
+    def _floor_within_cap(self) -> GenerationConfig:
+        if self.budget_multiple is not None and self.budget_floor > self.max_new_tokens:
+            raise ValueError(f"budget_floor ({self.budget_floor}) must not exceed max_new_tokens ({self.max_new_tokens})")
+        return self
 
 
 class DatasetConfig(_Section):
@@ -347,7 +360,7 @@ class StudyConfig(_Section):
         return training
 
     @model_validator(mode="after")
-    def _consistent(self) -> "StudyConfig":
+    def _consistent(self) -> StudyConfig:
         if "qlora" in self.training.methods and not self.quantization.load_in_4bit:
             raise ValueError("training.methods has 'qlora' but quantization.load_in_4bit is false")
         if self.lora.alpha <= 0 or self.lora.r <= 0:
@@ -359,7 +372,7 @@ class StudyConfig(_Section):
             )
         return self
 
-    def trained_models(self) -> list["TrainedModel"]:
+    def trained_models(self) -> list[TrainedModel]:
         """Every model the train step trains: each method with the study's seed, then with each further seed."""
         runs = [TrainedModel(method, method, self.seed) for method in self.training.methods]
         runs += [TrainedModel(f"{m}-seed{s}", m, s) for s in self.training.seeds for m in self.training.methods]
@@ -468,7 +481,7 @@ def read_params(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: parameter file not found")
     try:
-        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except DuplicateKeyError as exc:
         raise ConfigError(
             f"{path}: invalid parameters\n  {exc.key}: given twice, on line {exc.first_line} and on line "
@@ -491,7 +504,7 @@ def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key or any(not part for part in key.split(".")):
             raise ConfigError(f"--set {override}: expected KEY=VALUE with a dotted key, e.g. training.max_steps=20")
         try:
-            value = yaml.load(text, Loader=_UniqueKeyLoader) if text.strip() else None  # noqa: S506
+            value = yaml.load(text, Loader=_UniqueKeyLoader) if text.strip() else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {override}: the value is not valid YAML: {exc}") from None
         parsed[key] = value

@@ -10,6 +10,7 @@ Two uses:
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -28,6 +29,25 @@ REFUSAL_PATTERN = re.compile(
     r"as an ai|i'?m unable|i am unable|i apologi[sz]e)",
     re.IGNORECASE,
 )
+
+
+def rewrite_budget(n_input_tokens: int, multiple: float, cap: int, floor: int) -> int:
+    """A rewrite's token budget: max(floor, ceil(multiple x n_input_tokens)), at most ``cap``."""
+    if n_input_tokens < 0:
+        raise ValueError(f"n_input_tokens must be >= 0, got {n_input_tokens}")
+    if multiple <= 0 or floor < 1 or cap < floor:
+        raise ValueError(f"need multiple > 0 and 1 <= floor <= cap; got multiple={multiple}, floor={floor}, cap={cap}")
+    return int(min(cap, max(floor, math.ceil(multiple * n_input_tokens))))
+
+
+def rewrite_budgets(tokenizer: Any, texts: list[str], generation: GenerationConfig) -> list[int]:
+    """Each rewrite's budget of new tokens: ``generation.max_new_tokens``, or, with ``budget_multiple``,
+    one that follows the input's token count (a long input gets room to be rewritten whole, a short one
+    no room to ramble)."""
+    if generation.budget_multiple is None:
+        return [generation.max_new_tokens] * len(texts)
+    counts = [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]] if texts else []
+    return [rewrite_budget(n, generation.budget_multiple, generation.max_new_tokens, generation.budget_floor) for n in counts]
 
 
 def is_refusal(text: str) -> bool:
@@ -108,8 +128,10 @@ def generate(
     desc: str = "generating",
     progress: bool = True,
     stop_at_first_line: bool = False,
+    budgets: list[int] | None = None,
 ) -> list[str]:
-    """The new text after each (already rendered) prompt, in input order.
+    """The new text after each (already rendered) prompt, in input order; at most ``budgets[i]`` new
+    tokens for prompt i (default: ``max_new_tokens``, else ``generation.max_new_tokens``, for all).
 
     Prompts are sorted by length so a batch wastes little on padding; left padding because a
     decoder-only model continues from the right edge; the KV cache is on. Every row stops at the
@@ -129,10 +151,13 @@ def generate(
         else {"do_sample": False}
     )
     device = next(model.parameters()).device
+    budgets = budgets or [max_new_tokens or generation.max_new_tokens] * len(prompts)
+    if len(budgets) != len(prompts):
+        raise ValueError(f"{len(budgets)} budgets for {len(prompts)} prompts")
     with Progress(desc, len(prompts), "items", enabled=progress) as bar:
         for start in range(0, len(order), generation.batch_size):
             index = order[start : start + generation.batch_size]
-            budget = max_new_tokens or generation.max_new_tokens
+            budget = [budgets[i] for i in index]
             if not generation.do_sample and greedy.supports(model):
                 # The batch's shared prompt start runs once and finished rows leave the batch (srllm.lm.greedy).
                 stop = first_line_stop(tokenizer) if stop_at_first_line else None
@@ -146,13 +171,14 @@ def generate(
                 generated = model.generate(
                     **batch,
                     stopping_criteria=stopping,
-                    max_new_tokens=budget,
+                    max_new_tokens=max(budget),
                     pad_token_id=tokenizer.pad_token_id,
                     eos_token_id=tokenizer.eos_token_id,
                     use_cache=True,
                     **sampling,
                 )
-                new_tokens = generated[:, prompt_length:]
+                # A row's first budget[r] tokens are what a row of its own budget would have drawn.
+                new_tokens = [row[:b] for row, b in zip(generated[:, prompt_length:].tolist(), budget)]
             for i, text in zip(index, tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
                 outputs[i] = text
             bar.update(len(index))
@@ -171,7 +197,8 @@ def generate_rewrites(
 ) -> list[str]:
     """The model's rewrite of each text, prompted with the debiasing instruction (plus demonstrations)."""
     prompts = [rewrite_prompt(tokenizer, text, demonstrations) for text in texts]
-    outputs = generate(model, tokenizer, prompts, generation, seed, desc=desc, progress=progress)
+    budgets = rewrite_budgets(tokenizer, texts, generation)
+    outputs = generate(model, tokenizer, prompts, generation, seed, desc=desc, progress=progress, budgets=budgets)
     return [text.strip() for text in outputs]
 
 

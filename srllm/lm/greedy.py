@@ -48,12 +48,13 @@ def greedy_generate(
     model: Any,
     prompts: list[list[int]],
     pad_token_id: int,
-    max_new_tokens: int,
+    max_new_tokens: int | list[int],
     eos_token_id: int,
     row_stop: RowStop | None = None,
 ) -> list[list[int]]:
     """The new tokens after each prompt (token ids), greedy, up to and including its end-of-sequence
-    token; a row also stops when ``row_stop`` says so.
+    token; a row also stops when ``row_stop`` says so, and at its budget (``max_new_tokens``: one for
+    all rows, or one per row).
 
     The tokens every prompt starts with (the chat template's system prompt and the instruction) are
     run once, and their KV cache is shared by the batch; each prompt's own tokens follow, left-padded
@@ -61,6 +62,9 @@ def greedy_generate(
     """
     device = next(model.parameters()).device
     batch = len(prompts)
+    budgets = [max_new_tokens] * batch if isinstance(max_new_tokens, int) else list(max_new_tokens)
+    if len(budgets) != batch or min(budgets) < 1:
+        raise ValueError(f"need one budget of at least 1 token per prompt, got {budgets} for {batch} prompts")
     shared = common_prefix_length(prompts)
     tails = [row[shared:] for row in prompts]
     width = max(len(t) for t in tails)
@@ -77,7 +81,7 @@ def greedy_generate(
     positions = (shared + tail_mask.long().cumsum(-1) - 1).masked_fill(tail_mask == 0, 1)
     new_tokens: list[list[int]] = [[] for _ in range(batch)]
     active = list(range(batch))  # batch rows still decoding, in the order of the tensors
-    for _ in range(max_new_tokens):
+    for _ in range(max(budgets)):
         logits = model(
             input_ids=step_ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True,
             logits_to_keep=1,
@@ -86,7 +90,7 @@ def greedy_generate(
         keep: list[int] = []
         for slot, (row, token) in enumerate(zip(active, chosen.tolist())):
             new_tokens[row].append(token)
-            if token != eos_token_id:
+            if token != eos_token_id and len(new_tokens[row]) < budgets[row]:
                 keep.append(slot)
         if row_stop is not None and keep:
             stopped = row_stop([new_tokens[active[s]] for s in keep], [active[s] for s in keep])

@@ -88,10 +88,12 @@ class SharedPrefixBackbone:
         return BaseModelOutputWithPast(last_hidden_state=hidden)
 
     def summary(self) -> dict[str, Any]:
-        """For the train metrics: batches on the shared path and the share of token positions not computed."""
+        """For the train metrics: batches on the shared path, the share of their token positions (padding
+        included) not computed, and how many positions that is per batch."""
         return {
             "batches": self.batches,
             "share_of_positions_saved": round(self.shared_tokens / self.tokens, 4) if self.tokens else 0.0,
+            "positions_saved_per_batch": round(self.shared_tokens / self.batches, 1) if self.batches else 0.0,
         }
 
 

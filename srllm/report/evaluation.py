@@ -153,7 +153,7 @@ FAILURES = {  # kind -> (what it means, the rule on a per-example row)
     "copied unchanged": ("the output is the input", lambda f, t: f["output_kind"] == "copy"),
     "refused": ("the output opens like a refusal", lambda f, t: f["output_kind"] == "refusal"),
     "empty": ("nothing but whitespace", lambda f, t: f["output_kind"] == "empty"),
-    "cut at the budget": ("as many tokens as generation.max_new_tokens", lambda f, t: f["hit_budget"] == 1.0),
+    "cut at the budget": ("as many tokens as its budget (generation.max_new_tokens, or budget_multiple x the input)", lambda f, t: f["hit_budget"] == 1.0),
     "identity erased": ("the input's group no longer named", lambda f, t: f["erased"] == 1.0),
     "meaning changed": ("similarity to the input below the threshold", lambda f, t: (f["output_kind"] == "rewrite") & (f["similarity"] < t)),
 }

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..judges.embedder import similarity
 from ..judges.profanity import profanity_proba
-from ..lm.generation import is_refusal
+from ..lm.generation import is_refusal, rewrite_budgets
 from ..lm.models import load_causal_lm, load_tokenizer
 from ..lm.scoring import continuation_logprobs
 from ..validation.rewrite_checks import add_checks
@@ -66,12 +66,16 @@ def reference_perplexity(ctx: EvalContext, texts: list[str]) -> np.ndarray:
 NOT_GENERATED = {"input", "reference", "lexicon_delete"}  # systems whose text no model generated
 
 
-def token_counts(ctx: EvalContext, texts: list[str]) -> list[int]:
-    """Tokens of each text under the base model's tokenizer (no special tokens)."""
+def tokenizer(ctx: EvalContext) -> Any:
+    """The base model's tokenizer (every system of the study shares it), loaded once."""
     if "tokenizer" not in ctx.loaded:
         ctx.loaded["tokenizer"] = load_tokenizer(ctx.reference_model)
-    tokenizer = ctx.loaded["tokenizer"]
-    return [len(tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
+    return ctx.loaded["tokenizer"]
+
+
+def token_counts(ctx: EvalContext, texts: list[str]) -> list[int]:
+    """Tokens of each text under the base model's tokenizer (no special tokens)."""
+    return [len(tokenizer(ctx)(t, add_special_tokens=False).input_ids) for t in texts]
 
 
 def score_outputs(ctx: EvalContext, task: Task, items: list[Item], outputs: dict[str, list[str]]) -> pd.DataFrame:
@@ -113,9 +117,12 @@ def score_outputs(ctx: EvalContext, task: Task, items: list[Item], outputs: dict
             frame["refusal"] = [is_refusal(t) for t in texts]
             frame = add_checks(frame, task.name)  # erased group, copies, refusals, empties
             frame["output_tokens"] = token_counts(ctx, texts)
-            # A generated rewrite this long stopped at the token budget, most likely mid-text.
-            generated = system not in NOT_GENERATED
-            frame["hit_budget"] = (frame["output_tokens"] >= ctx.config.generation.max_new_tokens).astype(float) if generated else np.nan
+            # A generated rewrite as long as its budget stopped there, most likely mid-text.
+            if system in NOT_GENERATED:
+                frame["budget"], frame["hit_budget"] = np.nan, np.nan
+            else:
+                frame["budget"] = rewrite_budgets(tokenizer(ctx), inputs, ctx.config.generation)
+                frame["hit_budget"] = (frame["output_tokens"] >= frame["budget"]).astype(float)
         frames.append(frame)
     result = pd.concat(frames, ignore_index=True)
     if task.extra_scores is not None:

@@ -1,11 +1,9 @@
 """Did a generation stop because it was done, or because it ran out of tokens?
 
 A rewrite cut off by the token budget is scored as if it were the model's answer: shorter, often
-less toxic, often less faithful. Three small checks keep that visible:
+less toxic, often less faithful. Two small checks keep that visible (the budget itself follows the
+input: srllm.lm.generation.rewrite_budget):
 
-- :func:`generation_budget`: the budget follows the input (a multiple of its token count, within a
-  floor and a cap), since a rewrite is about as long as what it rewrites and one fixed budget is
-  either wasteful for short inputs or too tight for long ones;
 - :func:`truncated_share`: how many inputs are longer than a length limit (cut before the model sees them);
 - :func:`hit_budget` / :func:`budget_hits`: outputs that used the whole budget without an
   end-of-sequence token, i.e. were cut.
@@ -13,22 +11,12 @@ less toxic, often less faithful. Three small checks keep that visible:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..core.arrays import json_safe
-
-
-def generation_budget(n_input_tokens: int, multiple: float, cap: int, floor: int) -> int:
-    """max(floor, ceil(multiple x n_input_tokens)), at most ``cap``."""
-    if n_input_tokens < 0:
-        raise ValueError(f"n_input_tokens must be >= 0, got {n_input_tokens}")
-    if multiple <= 0 or floor < 1 or cap < floor:
-        raise ValueError(f"need multiple > 0 and 1 <= floor <= cap; got multiple={multiple}, floor={floor}, cap={cap}")
-    return int(min(cap, max(floor, math.ceil(multiple * n_input_tokens))))
 
 
 def truncated_share(lengths: Sequence[int] | np.ndarray, limit: int) -> dict[str, Any]:

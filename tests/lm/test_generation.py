@@ -39,3 +39,27 @@ def test_stopping_at_the_first_line_keeps_the_same_first_line(packaged_model, da
     assert sum(len(short) < len(long) for short, long in zip(stopped, full)) >= 1, (stopped, full)
     # A leading newline is not the end of the first line (the cut strips leading whitespace first).
     assert all(line.strip() for line in first_line if line)
+
+
+def test_a_rewrite_budget_follows_its_input_on_both_decoding_paths(packaged_model) -> None:
+    from srllm.config import GenerationConfig
+    from srllm.lm.generation import generate, rewrite_budgets, rewrite_prompt
+
+    model, tokenizer = packaged_model
+    texts = ["you idiot", "the committee chairman told the ladies to let the men handle the budget numbers"]
+    settings = GenerationConfig(max_new_tokens=20, batch_size=2, budget_multiple=1.0, budget_floor=4)
+    counts = [len(tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
+    budgets = rewrite_budgets(tokenizer, texts, settings)
+    assert budgets == [max(4, counts[0]), min(20, counts[1])] and budgets[0] < budgets[1]
+    assert rewrite_budgets(tokenizer, texts, GenerationConfig(max_new_tokens=20)) == [20, 20]  # no multiple: the cap for all
+    prompts = [rewrite_prompt(tokenizer, t) for t in texts]
+    greedy = generate(model, tokenizer, prompts, settings, progress=False, budgets=budgets)
+    full = generate(model, tokenizer, prompts, settings, progress=False)
+    assert all(long.startswith(short) for short, long in zip(greedy, full))
+    assert all(len(tokenizer(text, add_special_tokens=False).input_ids) <= b + 1 for text, b in zip(greedy, budgets))
+    # model.generate (a peft model, or sampling) gives each row its own budget by cutting its tokens.
+    sampled = GenerationConfig(max_new_tokens=20, batch_size=2, budget_multiple=1.0, budget_floor=4, do_sample=True)
+    cut = generate(model, tokenizer, prompts, sampled, seed=3, progress=False, budgets=budgets)
+    uncut = generate(model, tokenizer, prompts, sampled, seed=3, progress=False)
+    assert all(long.startswith(short) for short, long in zip(cut, uncut))
+    assert all(len(tokenizer(text, add_special_tokens=False).input_ids) <= b + 1 for text, b in zip(cut, budgets))

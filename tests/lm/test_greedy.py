@@ -71,3 +71,16 @@ def test_the_shared_start_leaves_every_row_a_token_of_its_own() -> None:
     assert common_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == 2
     assert common_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2  # identical prompts: the last token is each row's own
     assert common_prefix_length([[7], [7, 8]]) == 0
+
+
+def test_each_row_stops_at_its_own_budget(packaged_model) -> None:
+    from srllm.lm.greedy import greedy_generate
+
+    model, tokenizer = packaged_model
+    prompts = tokenizer(["The cat sat on", "Once upon a time, in a land far", "1, 2, 3,"])["input_ids"]
+    free = greedy_generate(model, prompts, tokenizer.pad_token_id, 12, tokenizer.eos_token_id)
+    assert all(len(row) == 12 for row in free), free  # none ends before 12 tokens, so each budget binds
+    budgeted = greedy_generate(model, prompts, tokenizer.pad_token_id, [5, 12, 2], tokenizer.eos_token_id)
+    assert budgeted == [free[0][:5], free[1], free[2][:2]]
+    with pytest.raises(ValueError, match="one budget"):
+        greedy_generate(model, prompts, tokenizer.pad_token_id, [5, 12], tokenizer.eos_token_id)

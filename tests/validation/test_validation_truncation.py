@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from srllm.validation.truncation import budget_hits, generation_budget, hit_budget, truncated_share
+from srllm.lm.generation import rewrite_budget
+from srllm.validation.truncation import budget_hits, hit_budget, truncated_share
 
 
 def test_generation_budget_follows_the_input() -> None:
-    assert generation_budget(40, multiple=2.0, cap=256, floor=32) == 80
-    assert generation_budget(5, multiple=2.0, cap=256, floor=32) == 32  # floor
-    assert generation_budget(500, multiple=2.0, cap=256, floor=32) == 256  # cap
-    assert generation_budget(21, multiple=1.5, cap=256, floor=16) == 32  # ceil(31.5)
+    assert rewrite_budget(40, multiple=2.0, cap=256, floor=32) == 80
+    assert rewrite_budget(5, multiple=2.0, cap=256, floor=32) == 32  # floor
+    assert rewrite_budget(500, multiple=2.0, cap=256, floor=32) == 256  # cap
+    assert rewrite_budget(21, multiple=1.5, cap=256, floor=16) == 32  # ceil(31.5)
     with pytest.raises(ValueError):
-        generation_budget(10, multiple=2.0, cap=16, floor=32)
+        rewrite_budget(10, multiple=2.0, cap=16, floor=32)
 
 
 def test_truncated_share() -> None:
