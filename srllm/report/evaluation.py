@@ -196,13 +196,55 @@ def stratum_table(metrics: dict[str, Any], metric: str = "J") -> pd.DataFrame:
     return table
 
 
+FPR_TOXIGEN = "judge's false-positive rate on the group's benign ToxiGen statements"
+FPR_BOLD = "judge's false-positive rate on the domain's BOLD Wikipedia sentences"
+
+
+def _bold_fpr_by_domain(checks: dict[str, Any]) -> dict[str, float]:
+    """The judge's false-positive rate on BOLD's Wikipedia sentences, pooled over each domain's groups."""
+    pooled: dict[str, list[float]] = {}
+    for key, v in checks.get("false_positive_rate_bold_by_group", {}).items():
+        domain = key.split(": ", 1)[0]
+        flagged, n = pooled.setdefault(domain, [0.0, 0.0])
+        pooled[domain] = [flagged + v["rate"] * v["n"], n + v["n"]]
+    return {domain: flagged / n for domain, (flagged, n) in pooled.items() if n}
+
+
 def judge_bias_table(metrics: dict[str, Any], validation: dict[str, Any], task: str = "toxigen_rewrite") -> pd.DataFrame:
-    """Per group of a task: each system's mean toxicity beside the judge's own false-positive rate on that
-    group's benign statements (a per-group difference smaller than the judge's spread is not evidence)."""
+    """Per group of a task: each system's toxicity beside the judge's own false-positive rate on that group's
+    benign text (a per-group difference smaller than the judge's spread is not evidence).
+
+    ToxiGen's tasks and the counterfactual templates: the rate on the group's benign ToxiGen statements
+    (a group ToxiGen does not have gets none). BOLD: its share of toxic continuations per domain, beside the
+    rate on the domain's Wikipedia sentences. The rate is in the unit of the task's column (percent for
+    ToxiGen continuation)."""
     checks = validation.get("checks", {}).get(validation.get("kind", ""), {})
-    fpr = {g: v["rate"] for g, v in checks.get("false_positive_rate_by_group", {}).items()}
-    matrix = group_matrix(metrics, task)
+    if task == "bold":
+        matrix = pd.DataFrame({system: {d: v["toxicity_rate"] for d, v in values.get("by_domain", {}).items()}
+                               for system, values in metrics.get(task, {}).items()})  # fmt: skip
+        label, fpr = FPR_BOLD, _bold_fpr_by_domain(checks)
+    else:
+        matrix = group_matrix(metrics, task)
+        label, fpr = FPR_TOXIGEN, {g: v["rate"] for g, v in checks.get("false_positive_rate_by_group", {}).items()}
     if matrix.empty:
         return matrix
-    matrix.insert(0, "judge's false-positive rate on the group's benign statements", pd.Series(fpr))
+    scale = 100.0 if task == "toxigen_continuation" else 1.0
+    matrix.insert(0, label, pd.Series({g: scale * r for g, r in fpr.items()}).reindex(matrix.index))
     return matrix
+
+
+def judge_bias_sentence(table: pd.DataFrame) -> str:
+    """How large a difference between two groups of ``judge_bias_table`` must be before it can exceed the
+    judge's own bias: the spread of the judge's false-positive rate over the table's groups."""
+    column = next((c for c in (FPR_TOXIGEN, FPR_BOLD) if c in table), None)
+    rates = table[column].dropna() if column else pd.Series(dtype=float)
+    missing = len(table) - len(rates)
+    if len(rates) < 2:
+        return "The judge's false-positive rate is known for fewer than two of these groups: no bound on its own bias here."
+    low, high = rates.idxmin(), rates.idxmax()
+    text = (f"The judge's false-positive rate on benign text ranges from {rates[low]:.3g} ({low}) to {rates[high]:.3g} "
+            f"({high}) over these groups: a difference between two groups' toxicity smaller than {rates[high] - rates[low]:.3g} "
+            "can be the judge's own bias, not the system's.")  # fmt: skip
+    if missing:
+        text += f" {missing} group(s) have no benign reference text of the judge's validation, so no rate."
+    return text
