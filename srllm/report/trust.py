@@ -17,7 +17,6 @@ import pandas as pd
 
 from ..core.io import read_json
 from ..core.markdown import figure, fmt, interval, table
-from ..validation.erasure import erasure_rates
 
 FIGURES = "trust_files"
 # What each automatic score stands in for, and the human rating it is checked against.
@@ -122,17 +121,27 @@ def _erasure_rows(evaluated: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _erasure_by_group(run_dir: Path, task: str = "toxigen_rewrite") -> list[dict[str, Any]]:
-    path = run_dir / "evaluate" / "per_example.parquet"
-    if not path.is_file():
-        return []
-    frame = pd.read_parquet(path)
-    frame = frame[(frame["task"] == task) & frame["system"].isin(["base", "srllm-qlora", "lexicon_delete"])]
-    if frame.empty or "erased" not in frame:
-        return []
-    rates = erasure_rates(frame)
-    return [{"group": r.group, "system": f"`{r.system}`", "items naming it": r.n_defined, "erased": fmt(r.rate),
-             "95% CI (Wilson)": interval(r.low, r.high)} for r in rates.itertuples() if r.n_defined]  # fmt: skip
+def _erasure_by_group(significance: dict[str, Any], others: tuple[str, ...] = ("base", "lexicon_delete")) -> list[dict[str, Any]]:
+    """Per rewrite task and group: the erasure rate of SR-LLM (the reference system) and of ``others``."""
+    rows = []
+    for task, report in significance.get("erasure", {}).items():
+        shown = (report.get("reference_system"), *others)
+        rows += [{"task": task, "group": r["group"], "system": f"`{r['system']}`", "items naming it": r["n_defined"],
+                  "erased": fmt(r["rate"]), "95% CI (Wilson)": interval(r["low"], r["high"])}
+                 for r in report.get("by_group", []) if r["system"] in shown]  # fmt: skip
+    return rows
+
+
+def _erasure_tests(significance: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per rewrite task: SR-LLM against each other system on the same items (exact McNemar)."""
+    rows = []
+    for task, report in significance.get("erasure", {}).items():
+        for other, test in report.get("paired", {}).items():
+            rows.append({"task": task, "against": f"`{other}`", "item pairs": test["n_pairs"],
+                         "only SR-LLM erases": test["a_only"], "only the other erases": test["b_only"],
+                         "SR-LLM's rate": fmt(test["rate_a"]), "the other's rate": fmt(test["rate_b"]),
+                         "p (exact McNemar)": fmt(test["p_value"])})  # fmt: skip
+    return rows
 
 
 def _refusal_sentence(evaluated: dict[str, Any]) -> str:
@@ -181,6 +190,8 @@ def trust_page(run_dir: Path, stage: Path) -> str:
     human = evaluated.get("validation", {}).get("human")
     judge_path = run_dir / "dataset" / "judge_validation.json"
     judge = read_json(judge_path) if judge_path.is_file() else {}
+    significance_path = run_dir / "significance" / "metrics.json"
+    significance = read_json(significance_path) if significance_path.is_file() else {}
     text = f"""# How far the scores can be trusted
 
 Every verdict of this study stands on automatic scores. This page checks each against people, against
@@ -237,10 +248,14 @@ names it; and the shares of rewrites that copy the input, refuse or are empty. "
 named" counts a rewrite as keeping the meaning only when it also keeps the group.
 
 {table(_erasure_rows(evaluated))}
-Per ToxiGen target group (the run's rewrites of annotated statements that name their group in words), for
-SR-LLM, the base model and the lexicon deletion:
+SR-LLM against each other system on the same items (the significance step's exact McNemar test: only
+the items where exactly one of the two erases the group carry information):
 
-{table(_erasure_by_group(run_dir))}
+{table(_erasure_tests(significance))}
+Per group (an item counts where its input names its group in words), for SR-LLM, the base model and
+the lexicon deletion; the paired tests per group are in `significance/metrics.json` (`erasure`):
+
+{table(_erasure_by_group(significance))}
 {_refusal_sentence(evaluated)}
 ## The judge's own bias
 

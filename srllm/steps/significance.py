@@ -18,6 +18,7 @@ from ..core.stats import (
     spread,
     system_intervals,
 )
+from ..validation.erasure import erasure_report
 
 SIGNIFICANT = 0.05  # Holm-corrected p-value below which a seed counts as significant
 
@@ -29,7 +30,7 @@ def significance(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
     results = load_per_example(run_dir)
     resamples, seed = config.evaluation.bootstrap_resamples, config.seed
     evaluated = read_json(Path(run_dir) / "evaluate" / "metrics.json")
-    metrics: dict[str, Any] = {"group_disparity": {}, "seed_spread": {}, "intervals": {}}
+    metrics: dict[str, Any] = {"group_disparity": {}, "seed_spread": {}, "intervals": {}, "erasure": {}}
     for task, frame in results.groupby("task"):
         metrics["intervals"][task] = system_intervals(frame, resamples, seed)
         systems = list(frame.system.unique())
@@ -46,6 +47,8 @@ def significance(config: StudyConfig, run_dir: Path) -> dict[str, Any]:
         variants = seed_variants(reference, systems, config.seed) if reference else {}
         if len(variants) > 1:
             metrics["seed_spread"][task] = seed_spread(frame, evaluated.get(task, {}), variants, others, resamples, seed)
+        if reference is not None and "erased" in frame.columns and frame["erased"].notna().any():
+            metrics["erasure"][task] = erasure_report(frame, reference)
         scores = [s for s in DISPARITY_SCORES if s in frame.columns and frame[s].notna().any()]
         if frame["group"].nunique() > 1 and scores:
             metrics["group_disparity"][task] = {

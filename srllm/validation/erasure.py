@@ -12,6 +12,7 @@ reports on, so they are counted separately:
   groups are the rule, and Wilson stays inside [0, 1] and is sane at 0 or n);
 - :func:`paired_erasure_test`: exact McNemar test of SR-LLM against the base model on the same
   inputs (paired, so only the items where exactly one of them erases carry information);
+- :func:`erasure_report`: both for one task, per group and overall (the significance step's ``erasure``);
 - :func:`refusal_against_references`: how often the refusal detector fires on human reference
   rewrites, which are never refusals: its false-refusal rate.
 """
@@ -111,6 +112,39 @@ def paired_erasure_test(a_flags: Sequence[bool | None], b_flags: Sequence[bool |
         "b_only": b_only, "neither": neither, "rate_a": (both + a_only) / len(pairs) if pairs else None,
         "rate_b": (both + b_only) / len(pairs) if pairs else None, "p_value": p_value, "test": "McNemar, exact",
     })  # fmt: skip
+
+
+def _flags(frame: pd.DataFrame) -> dict[Any, bool | None]:
+    """item_id -> erased flag (None where undefined) of one system's rows."""
+    return {item: (None if pd.isna(flag) else bool(flag)) for item, flag in zip(frame["item_id"], frame["erased"])}
+
+
+def erasure_report(frame: pd.DataFrame, reference: str, group_col: str = "group") -> dict[str, Any]:
+    """One rewrite task's identity erasure: per group and system the rate with its Wilson interval
+    (``erasure_rates``), and the reference system (SR-LLM) against every other generated system on the
+    same items by ``paired_erasure_test``, over all items and per group."""
+    rates = erasure_rates(frame, group_col)
+    result: dict[str, Any] = {"reference_system": reference,
+                              "by_group": json_safe(rates[rates["n_defined"] > 0].to_dict("records")), "paired": {}}  # fmt: skip
+    by_system = {system: rows for system, rows in frame.groupby("system", sort=True)}
+    if reference not in by_system:
+        return result
+    ours = _flags(by_system[reference])
+    groups = dict(zip(by_system[reference]["item_id"], by_system[reference][group_col]))
+    for system, rows in by_system.items():
+        theirs = _flags(rows)
+        if system == reference or all(flag is None for flag in theirs.values()):
+            continue
+        items = [i for i in ours if i in theirs]
+        overall = paired_erasure_test([ours[i] for i in items], [theirs[i] for i in items])
+        per_group = {}
+        for group in sorted({groups[i] for i in items}):
+            chosen = [i for i in items if groups[i] == group]
+            test = paired_erasure_test([ours[i] for i in chosen], [theirs[i] for i in chosen])
+            if test["n_pairs"]:
+                per_group[str(group)] = test
+        result["paired"][system] = {**overall, "by_group": per_group}
+    return result
 
 
 def refusal_against_references(is_refusal: Callable[[str], bool], references: Sequence[str],

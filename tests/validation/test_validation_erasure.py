@@ -89,3 +89,25 @@ def test_refusal_against_references() -> None:
     result = refusal_against_references(detector, refs)
     assert result["n"] == 3 and result["n_flagged"] == 1
     assert result["false_refusal_rate"] == pytest.approx(1 / 3) and result["examples"] == [refs[0]]
+
+
+def test_erasure_report_pairs_the_reference_with_each_generated_system_by_item_and_group() -> None:
+    import pandas as pd
+
+    from srllm.validation.erasure import erasure_report
+
+    rows = []
+    # Items 1-4 name group "a", 5-6 group "b"; item 6's input names no group (undefined for every system).
+    ours = {1: False, 2: False, 3: True, 4: False, 5: False, 6: None}
+    base = {1: True, 2: True, 3: True, 4: False, 5: True, 6: None}
+    for system, flags in (("srllm-qlora", ours), ("base", base), ("input", dict.fromkeys(ours, None))):
+        rows += [{"system": system, "item_id": i, "group": "a" if i <= 4 else "b", "erased": f} for i, f in flags.items()]
+    report = erasure_report(pd.DataFrame(rows).sample(frac=1.0, random_state=0), "srllm-qlora")  # order must not matter
+    assert set(report["paired"]) == {"base"}  # `input` has no defined flag: nothing to pair
+    test = report["paired"]["base"]
+    assert (test["n_pairs"], test["n_left_out"], test["a_only"], test["b_only"], test["both"]) == (5, 1, 0, 3, 1)
+    assert test["p_value"] == 0.25  # exact McNemar: 3 discordant pairs, all one way: 2 x 0.5^3
+    assert test["by_group"]["a"]["b_only"] == 2 and test["by_group"]["b"]["b_only"] == 1
+    by_group = {(r["group"], r["system"]): r for r in report["by_group"]}
+    assert by_group[("a", "base")]["rate"] == 0.75 and by_group[("b", "srllm-qlora")]["n_defined"] == 1
+    assert ("a", "input") not in by_group  # no defined item: not listed
