@@ -7,6 +7,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..core.markdown import interval
+
 HEADLINE = ("j", "toxicity", "meaning_kept", "toxic", "flagged", "lms_item", "ss_item", "stereotyped")  # shown first
 
 
@@ -120,7 +122,8 @@ def disparity_table(metrics: dict[str, Any]) -> pd.DataFrame:
                     {"task": task, "system": system, "score": r["score"], "groups": r["groups"],
                      "largest gap": round(r["largest_gap"], 3), "between": " vs ".join(r["largest_gap_groups"]),
                      "bias-corrected gap": round(r["gap_bias_corrected"], 3) if r.get("gap_bias_corrected") is not None else None,
-                     "BCa 95% CI": f"[{r['gap_ci_low']:.3f}, {r['gap_ci_high']:.3f}]",
+                     # n/a where every resample's gap lies above the estimate (core.group_gap.bca_interval).
+                     "BCa 95% CI": interval(r.get("gap_ci_low"), r.get("gap_ci_high")),
                      "permutation p": round(r["gap_permutation_p"], 4) if r.get("gap_permutation_p") is not None else None,
                      "Kruskal-Wallis p": round(r["kruskal_p"], 4), "groups under 5 items": len(r.get("small_groups", []))}  # fmt: skip
                 )

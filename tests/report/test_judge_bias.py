@@ -39,3 +39,12 @@ def test_bold_pools_the_rate_per_domain_and_continuation_is_in_percent() -> None
 def test_fewer_than_two_known_rates_give_no_bound() -> None:
     metrics = {"counterfactual": {"base": {"by_group": {"men": {"toxicity": 0.3}}}}}
     assert "fewer than two" in judge_bias_sentence(judge_bias_table(metrics, VALIDATION, "counterfactual"))
+
+
+def test_a_disparity_without_a_bca_interval_reads_n_a() -> None:
+    from srllm.report.significance import disparity_table
+
+    result = {"score": "sentiment", "groups": 3, "largest_gap": 0.2, "largest_gap_groups": ["a", "b"], "gap_bias_corrected": -0.1,
+              "gap_ci_low": None, "gap_ci_high": None, "gap_permutation_p": 0.5, "kruskal_p": 0.4}  # fmt: skip
+    table = disparity_table({"group_disparity": {"counterfactual": {"base": {"sentiment": result}}}})
+    assert table.loc[0, "BCa 95% CI"] == "n/a"
