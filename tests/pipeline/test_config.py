@@ -24,7 +24,7 @@ def test_paper_set_holds_the_authors_recipe() -> None:
     t = config.training
     assert (t.epochs, t.batch_size, t.learning_rate, t.lr_scheduler) == (1.0, 4, 2e-4, "constant")
     assert (t.warmup_ratio, t.max_grad_norm, t.weight_decay, t.max_length) == (0.03, 0.3, 0.001, 512)
-    assert t.optimizer == "paged_adamw_32bit"
+    assert t.optimizer == "paged_adamw_32bit" and t.group_by_length
 
 
 def _write(tmp_path: Path, text: str) -> Path:
