@@ -39,7 +39,9 @@ from scipy.special import expit, logit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from ..core.code_hash import closure_hash
 from ..core.io import atomic_path, read_json, write_json
+from ..core.machine_cache import once_per_machine
 from ..core.paths import cache_dir
 from ..core.progress import report as progress
 from ..data.datadir import DataDir
@@ -392,14 +394,30 @@ def judge_version(examples: list[Example], settings: Settings, seed: int) -> str
     return digest.hexdigest()[:12]
 
 
+def training_set_version(data: DataDir, settings: Settings, seed: int) -> dict[str, Any]:
+    """The judge's version (``judge_version`` of its capped training examples) and the training set's data
+    report, computed once per machine: the examples follow from the data files (each checked against its
+    checksum in the data registry, which is in this module's import closure), the seed and the code, so
+    reading and filtering them again only to name the cached judge would cost every run seconds."""
+
+    def compute() -> dict[str, Any]:
+        examples, data_report = load_examples(data, seed)
+        capped = cap_per_class(examples, settings.max_examples, seed)
+        return {"version": "finetuned-" + judge_version(capped, settings, seed), "data_report": data_report}
+
+    key = {"format": FORMAT, "seed": seed, **asdict(settings), "code": closure_hash((__name__,))}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return once_per_machine("judge_training_set", digest, compute, data)
+
+
 def load_or_train(data: DataDir, settings: Settings, seed: int) -> tuple[FineTunedJudge, dict[str, Any]]:
     """The fine-tuned judge for these data and settings: from the cache, or trained now (once per machine)."""
     start = time.perf_counter()
-    examples, data_report = load_examples(data, seed)
-    capped = cap_per_class(examples, settings.max_examples, seed)
-    version = "finetuned-" + judge_version(capped, settings, seed)
+    named = training_set_version(data, settings, seed)
+    version, data_report = named["version"], named["data_report"]
     folder = cache_dir() / "judge" / version
     if not (folder / "judge.json").is_file():
+        examples, _ = load_examples(data, seed)
         with atomic_path(folder) as tmp:
             train(examples, settings, seed, tmp)
             meta = read_json(tmp / "judge.json")

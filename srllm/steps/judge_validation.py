@@ -15,8 +15,7 @@ from typing import Any
 
 from ..config import StudyConfig
 from ..core.code_hash import closure_hash
-from ..core.io import atomic_path, read_json, write_json
-from ..core.paths import cache_dir
+from ..core.machine_cache import once_per_machine
 from ..data.datadir import DataDir
 from ..judges.choice import Judge
 from ..judges.remembered import RememberedJudge
@@ -54,18 +53,5 @@ def validate_uncached(
 def validate_judges(config: StudyConfig, data: DataDir, judge: Judge, other: Judge, other_kind: str) -> dict[str, Any]:
     """``validate_uncached``, computed once per machine for the same judges, bootstrap and code. A cached
     result still has its data files verified, so the run's manifest lists the same files either way."""
-    folder = cache_dir() / "judge_validation" / cache_key(config, judge, other, other_kind)
-    if not (folder / "validation.json").is_file():
-        earlier, data.verified = data.verified, {}  # record the files this computation reads
-        try:
-            validation = validate_uncached(config, data, judge, other, other_kind)
-            used = sorted(data.verified)
-        finally:
-            data.verified = {**earlier, **data.verified}
-        with atomic_path(folder) as tmp:
-            tmp.mkdir(parents=True)
-            write_json(tmp / "validation.json", {"data_files": used, "validation": validation})
-    cached = read_json(folder / "validation.json")  # as read back, so a first run and a cached one write the same
-    for relpath in cached["data_files"]:
-        data.path(relpath)
-    return cached["validation"]
+    key = cache_key(config, judge, other, other_kind)
+    return once_per_machine("judge_validation", key, lambda: validate_uncached(config, data, judge, other, other_kind), data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,9 @@ from srllm.data.datadir import DataDir
 from srllm.judges import finetuned
 from srllm.judges.toxicity import Example
 
-TINY = finetuned.Settings(max_steps=3, batch_size=8, eval_every=3, eval_paradetox=20, max_examples=40, score_batch_size=16)
+TINY = finetuned.Settings(
+    max_steps=3, batch_size=8, eval_every=3, eval_paradetox=20, max_examples=40, score_batch_size=16
+)
 
 
 def test_near_duplicates_of_validation_texts_are_dropped() -> None:
@@ -23,7 +26,9 @@ def test_near_duplicates_of_validation_texts_are_dropped() -> None:
 
 
 @pytest.mark.slow
-def test_a_tiny_judge_trains_scores_and_is_cached(data_dir: DataDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_tiny_judge_trains_scores_and_is_cached(
+    data_dir: DataDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SRLLM_CACHE_DIR", str(tmp_path / "cache"))
     judge, report = finetuned.load_or_train(data_dir, TINY, seed=0)
     assert not report["cached"] and report["near_duplicates_removed"] >= 0
@@ -37,3 +42,26 @@ def test_a_tiny_judge_trains_scores_and_is_cached(data_dir: DataDir, tmp_path: P
     again, report = finetuned.load_or_train(data_dir, TINY, seed=0)
     assert report["cached"] and again.version == judge.version
     assert np.allclose(again.predict_proba(["you are a stupid idiot"]), p[:1])
+
+
+def test_the_training_set_is_named_once_per_machine(
+    data_dir: DataDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SRLLM_CACHE_DIR", str(tmp_path / "cache"))
+    read = finetuned.load_examples
+    calls = []
+
+    def counting(data, seed=0):
+        calls.append(seed)
+        return read(data, seed)
+
+    monkeypatch.setattr(finetuned, "load_examples", counting)
+    first_data, second_data = DataDir(data_dir.root), DataDir(data_dir.root)
+    first = finetuned.training_set_version(first_data, TINY, seed=0)
+    second = finetuned.training_set_version(second_data, TINY, seed=0)
+    assert calls == [0] and first == second  # the second call read the examples' name back
+    assert first_data.verified and set(first_data.verified) == set(second_data.verified)  # the same files verified
+    examples, report = read(DataDir(data_dir.root), 0)
+    capped = finetuned.cap_per_class(examples, TINY.max_examples, 0)
+    assert first["version"] == "finetuned-" + finetuned.judge_version(capped, TINY, 0)
+    assert first["data_report"] == json.loads(json.dumps(report))
