@@ -243,7 +243,9 @@ def train_method(
         model=model,
         args=args,
         train_dataset=_dataset(train_records),
-        eval_dataset=_dataset(val_records),
+        # Validation batches in order of length (the trainer evaluates in dataset order): a batch pads to its
+        # longest row, and sorted, the CPU default's 64 validation examples run a third fewer token positions.
+        eval_dataset=_dataset(sorted(val_records, key=lambda r: (len(r["input"]) + len(r["output"]), r["input"]))),
         processing_class=tokenizer,
         peft_config=peft_config(config, method),
     )
