@@ -171,6 +171,27 @@ def paradetox_rows(path: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
     """
     yield from read_table(path, "\t", PARADETOX_COLUMNS)
 
+
+PARADETOX_UNREWRITABLE_COLUMNS = ["INPUT:toxic_comment", "OUTPUT:reasons"]
+
+
+def paradetox_unrewritable_rows(path: Path) -> Iterator[tuple[int, str, dict[str, bool]]]:
+    """(line, comment, reasons) of ParaDetox's comments its annotators could not detoxify.
+
+    ``reasons`` is the annotators' answer as JSON flags: ``toxic_content`` (the whole comment is toxic),
+    ``not_toxic`` (nothing to detoxify), ``unclear``, ``other_tick``; some rows carry two. The comment is stored
+    with a literal pair of quotes around it, removed here.
+    """
+    for line, row in read_table(path, "\t", PARADETOX_UNREWRITABLE_COLUMNS):
+        text = clean(row["INPUT:toxic_comment"])
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = clean(text[1:-1])
+        try:
+            reasons = json.loads(row["OUTPUT:reasons"] or "{}")
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: line {line}: reasons are not JSON ({exc.msg})") from None
+        yield line, text, {str(k): bool(v) for k, v in reasons.items()}
+
 def load_stereoset(data: DataDir) -> list[dict[str, str]]:
     """StereoSet dev (flattened): type, target, bias_type, context, stereotype, anti-stereotype, unrelated."""
     path = data.path(STEREOSET)

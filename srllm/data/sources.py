@@ -22,6 +22,7 @@ class Source:
 # Training sources of the unsafe -> safe corpus
 SRLLM_PAIRS = "srllm_mbias/eval/train-500-debiased-evaluation.csv"
 PARADETOX = "paradetox/paradetox.tsv"
+PARADETOX_UNREWRITABLE = "paradetox/paradetox_cannot_rewrite.tsv"  # toxic comments annotators could not rewrite
 WNC_DIR = "wnc_sample/baselines/test_data/"
 WNC_SPLITS = ("train", "test")  # the sample's own file suffixes; both feed our corpus (we split it ourselves)
 

@@ -40,9 +40,10 @@ from ..data.parsers import (
     load_perspective_prompts,
     load_toxigen_annotated,
     paradetox_rows,
+    paradetox_unrewritable_rows,
     toxigen_statements,
 )
-from ..data.sources import PARADETOX
+from ..data.sources import PARADETOX, PARADETOX_UNREWRITABLE
 from .embedder import embedder_name, get_embedder
 from .profanity import profanity_proba
 
@@ -88,6 +89,21 @@ def parse_paradetox(path: Path, max_rows: int | None = None) -> list[Example]:
             if neutral:
                 examples.append(Example(neutral, 0, "paradetox", "", unit))
     return examples
+
+
+def parse_paradetox_unrewritable(path: Path) -> list[Example]:
+    """ParaDetox's comments its annotators could not detoxify because the whole content is toxic (label 1).
+
+    Each comment carries the annotators' reason. Only ``toxic_content`` alone is a person's judgement that the
+    comment is toxic (7,030 of 12,059 rows); rows also or instead marked ``not_toxic``, ``unclear`` or
+    ``other_tick`` are left out rather than guessed. They are ParaDetox's own kind of text (comments with
+    explicit toxicity), so they join its toxic cell.
+    """
+    return [
+        Example(text, 1, "paradetox", "", f"paradetox_unrewritable:{line}")
+        for line, text, reasons in paradetox_unrewritable_rows(path)
+        if text and {k for k, v in reasons.items() if v} == {"toxic_content"}
+    ]
 
 
 def deduplicate(examples: list[Example]) -> tuple[list[Example], int]:
@@ -137,10 +153,13 @@ def cap_per_class(examples: list[Example], cap: int | None, seed: int) -> list[E
 
 
 def load_training_examples(
-    data: DataDir, max_per_class_per_source: int | None = None, seed: int = 0
+    data: DataDir, max_per_class_per_source: int | None = None, seed: int = 0, unrewritable: bool = False
 ) -> tuple[list[Example], dict[str, Any]]:
-    """The judge's training examples (deduplicated, validation overlap removed, capped) and counts."""
+    """The judge's training examples (deduplicated, validation overlap removed, capped) and counts;
+    ``unrewritable`` adds ParaDetox's toxic comments its annotators could not rewrite."""
     raw = load_toxigen_statements(data) + parse_paradetox(data.path(PARADETOX))
+    if unrewritable:
+        raw += parse_paradetox_unrewritable(data.path(PARADETOX_UNREWRITABLE))
     unique, conflicts = deduplicate(raw)
     forbidden = validation_keys(data)
     kept, removed = remove_overlap(unique, forbidden)

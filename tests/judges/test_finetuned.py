@@ -18,6 +18,23 @@ TINY = finetuned.Settings(
 )
 
 
+def test_stacker_weights_are_checked() -> None:
+    with pytest.raises(ValueError, match="stacker_weights must be one of"):
+        finetuned.Settings(stacker_weights="balanced")
+
+
+def test_the_unrewritable_comments_join_paradetox_toxic_cell(data_dir: DataDir) -> None:
+    with_them, report = finetuned.load_examples(data_dir, 0)
+    without, report_without = finetuned.load_examples(data_dir, 0, unrewritable=False)
+    added = [e for e in with_them if e.unit.startswith("paradetox_unrewritable:")]
+    assert added and all(e.label == 1 and e.source == "paradetox" for e in added)
+    assert report["raw_texts"] - report_without["raw_texts"] == 7_030  # every wholly toxic comment was read
+    # About 3,000 repeat ParaDetox's own toxic sentences (the first copy is kept); the rest are new toxic texts.
+    assert report["counts"]["paradetox"]["toxic"] - report_without["counts"]["paradetox"]["toxic"] > 3_000
+    assert report["counts"]["paradetox"]["benign"] == report_without["counts"]["paradetox"]["benign"]
+    assert report["counts"]["toxigen"] == report_without["counts"]["toxigen"]
+
+
 def test_near_duplicates_of_validation_texts_are_dropped() -> None:
     examples = [Example("Muslims are all terrorists and should leave", 1, "toxigen", "muslim", "a"),
                 Example("the weather is nice today", 0, "paradetox", "", "b")]  # fmt: skip
@@ -51,9 +68,9 @@ def test_the_training_set_is_named_once_per_machine(
     read = finetuned.load_examples
     calls = []
 
-    def counting(data, seed=0):
+    def counting(data, seed=0, unrewritable=True):
         calls.append(seed)
-        return read(data, seed)
+        return read(data, seed, unrewritable)
 
     monkeypatch.setattr(finetuned, "load_examples", counting)
     first_data, second_data = DataDir(data_dir.root), DataDir(data_dir.root)

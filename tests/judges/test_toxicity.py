@@ -25,7 +25,9 @@ from srllm.judges.toxicity import (
     load_or_train_judge,
     load_toxigen_annotated,
     load_toxigen_statements,
+    PARADETOX_UNREWRITABLE,
     parse_paradetox,
+    parse_paradetox_unrewritable,
     profanity_proba,
     remove_overlap,
     validation_keys,
@@ -81,6 +83,15 @@ def test_paradetox_real_slice_and_full_counts(data_dir: DataDir) -> None:
     assert sum(e.label for e in examples) == 11_927
     assert sum(1 - e.label for e in examples) == 19_743
     assert all("\n" not in e.text for e in examples)
+
+
+def test_paradetox_unrewritable_keeps_only_wholly_toxic_comments(data_dir: DataDir) -> None:
+    examples = parse_paradetox_unrewritable(data_dir.path(PARADETOX_UNREWRITABLE))
+    # The annotators' reasons (12,059 rows): 7,030 say only toxic_content; not_toxic, unclear and mixed answers are left out.
+    assert len(examples) == 7_030 and all(e.label == 1 for e in examples)
+    assert examples[0].text == "your thinking is the train wreck of stupidity lib troll , the opposition is better even if they do nothing"
+    assert not any(e.text.startswith('"') or "\n" in e.text for e in examples)  # the stored quotes are removed
+    assert len({e.unit for e in examples}) == len(examples)
 
 
 def test_deduplicate_drops_conflicting_labels() -> None:
