@@ -1,6 +1,7 @@
 """A fine-tuned toxicity judge: all-MiniLM-L6-v2 trained end to end (mean pool + linear head).
 
-Recipe (chosen by measurement, see REPORT.md):
+Recipe (chosen by measurement; the validation figures of a run are under ``dataset.judge`` in its
+``metrics.json`` and on the book's dataset page, beside the earlier judge's):
 
 * data: the study judge's training examples (``srllm.judges.toxicity.load_training_examples``: ToxiGen
   prompt-file statements + ParaDetox, de-duplicated, validation texts removed), plus the 7,030 ParaDetox
